@@ -1,0 +1,26 @@
+# Set-up is part of every target: a fresh machine needs only `make run` or `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test setup clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The main job: PAL on inverted-pendulum, 10,000 samples (a few minutes on 2 cores).
+run: $(STAMP)
+	$(PY) -m stackelberg.run --leader policy --task inverted-pendulum --samples 10000 --out runs/out/make-run-$$(date +%Y%m%d-%H%M%S)
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+clean:
+	rm -rf $(VENV) runs/out

@@ -1,0 +1,18 @@
+"""stackelberg: model-based RL as a Stackelberg game between a policy player and a model player
+(Rajeswaran, Mordatch, Kumar, ICML 2020)."""
+from stackelberg.buffers import InitialStateBuffer, ReplayBuffer, Trajectory
+from stackelberg.config import Config, ModelConfig, NPGConfig, PolicyConfig, RunConfig
+from stackelberg.errors import NonFiniteError, UserInputError
+from stackelberg.game import Game, IterationReport
+from stackelberg.players import (DynamicsEnsemble, FitReport, ImproveReport, ModelPlayer,
+                                 NPGPolicyPlayer, PolicyPlayer)
+from stackelberg.schedules import BR, GDA, MAL, PAL, Schedule, make_schedule
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Game", "IterationReport", "Schedule", "PAL", "MAL", "GDA", "BR", "make_schedule",
+    "ModelPlayer", "PolicyPlayer", "DynamicsEnsemble", "NPGPolicyPlayer", "FitReport",
+    "ImproveReport", "ReplayBuffer", "InitialStateBuffer", "Trajectory", "Config", "ModelConfig",
+    "NPGConfig", "PolicyConfig", "RunConfig", "UserInputError", "NonFiniteError",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from stackelberg.run import main
+
+sys.exit(main())

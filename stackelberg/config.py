@@ -1,0 +1,237 @@
+"""Every knob of a run as a dataclass field with the paper's default, loadable from TOML.
+
+Sections: `[run]`, `[schedule]`, `[model]`, `[policy]`, `[npg]`. Unknown keys and values of the
+wrong type are rejected with a message naming the valid choices.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from stackelberg.errors import UserInputError
+from stackelberg.schedules import PAL, Schedule
+
+
+@dataclass
+class ModelConfig:
+    """Deterministic dynamics ensemble ([P] Tables 2-3)."""
+
+    ensemble_size: int = 4
+    hidden_sizes: tuple[int, ...] = (512, 512)
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 200
+    # [P] writes sigma (a spread from the data); [mjrl] uses the mean absolute deviation.
+    normalization: str = "std"  # "std" | "mad"
+    clamp_state: float = 100.0  # predicted states are clamped to +-this ([mjrl] large_value)
+
+
+@dataclass
+class PolicyConfig:
+    """Gaussian MLP policy ([P] Sec. 5, [mjrl] GaussianMLP)."""
+
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    init_log_std: float = -1.0  # [P]; [mjrl] configs use 0.0 (PAL Hopper) and -0.5 (MAL)
+    min_log_std: float = -2.5
+    max_log_std: float = 1.0
+
+
+@dataclass
+class NPGConfig:
+    """Model-based NPG with GAE ([P] Subroutine 1, Table 1)."""
+
+    delta: float = 0.05  # normalised step size; the resulting KL is about delta / 2 ([mjrl])
+    gamma: float = 0.995
+    gae_lambda: float = 0.97
+    cg_iters: int = 25  # [mjrl] Hopper configs (class default 10)
+    cg_damping: float = 1e-3  # [mjrl] Hopper configs (class default 1e-4)
+    fvp_sample_fraction: float = 1.0
+    num_trajectories: int = 200  # N_tau, split evenly over the ensemble members
+    horizon_cap: int = 500  # rollout horizon = min(task horizon, horizon_cap)
+    # fraction of start states drawn from real visited states (rest: initial-state buffer);
+    # [P] found 0.5 better on long-horizon tasks, [mjrl]'s released configs use 0.0
+    start_state_buffer_fraction: float = 0.5
+    min_rollout_length: int = 1  # [mjrl] drops synthetic paths shorter than 5 steps
+    action_clamp: float = 100.0  # actions in model rollouts are clamped to +-this, not to bounds
+    entropy_coef: float = 0.0  # [P] mentions entropy regularisation; [mjrl] v2 has none
+    value_hidden_sizes: tuple[int, ...] = (128, 128)
+    value_lr: float = 1e-3
+    value_weight_decay: float = 1e-3
+    value_batch_size: int = 128
+    value_epochs: int = 1
+
+
+@dataclass
+class RunConfig:
+    task: str = "inverted-pendulum"
+    algo: str = "pal"
+    samples: int = 10_000
+    seed: int = 0
+    device: str = "cpu"
+    out: Optional[str] = None
+    eval_episodes: int = 5
+    threads: int = 0  # torch threads; 0 = all cores
+    checkpoint_every: int = 1
+    plot_every: int = 5
+
+
+@dataclass
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    schedule: Schedule = field(default_factory=PAL)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    npg: NPGConfig = field(default_factory=NPGConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for f in dataclasses.fields(self):
+            section = dataclasses.asdict(getattr(self, f.name))
+            out[f.name] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in section.items()
+                           if v is not None}
+        return out
+
+    def validate(self) -> None:
+        """Reject impossible values before anything runs."""
+        checks = [
+            (self.run.samples > 0, "run.samples must be positive"),
+            (self.run.eval_episodes >= 0, "run.eval_episodes must be >= 0"),
+            (self.run.device in ("cpu", "cuda") or self.run.device.startswith("cuda:"),
+             "run.device must be cpu or cuda"),
+            (self.model.ensemble_size >= 1, "model.ensemble_size must be >= 1"),
+            (self.model.batch_size >= 1, "model.batch_size must be >= 1"),
+            (self.model.lr > 0, "model.lr must be positive"),
+            (self.model.normalization in ("std", "mad"), "model.normalization must be 'std' or 'mad'"),
+            (all(h > 0 for h in self.model.hidden_sizes), "model.hidden_sizes must be positive"),
+            (all(h > 0 for h in self.policy.hidden_sizes), "policy.hidden_sizes must be positive"),
+            (self.policy.min_log_std <= self.policy.max_log_std,
+             "policy.min_log_std must be <= policy.max_log_std"),
+            (self.npg.delta > 0, "npg.delta must be positive"),
+            (0 < self.npg.gamma <= 1, "npg.gamma must be in (0, 1]"),
+            (0 <= self.npg.gae_lambda <= 1, "npg.gae_lambda must be in [0, 1]"),
+            (self.npg.cg_iters >= 1, "npg.cg_iters must be >= 1"),
+            (self.npg.cg_damping >= 0, "npg.cg_damping must be >= 0"),
+            (0 < self.npg.fvp_sample_fraction <= 1, "npg.fvp_sample_fraction must be in (0, 1]"),
+            (self.npg.num_trajectories >= 1, "npg.num_trajectories must be >= 1"),
+            (self.npg.horizon_cap >= 1, "npg.horizon_cap must be >= 1"),
+            (0 <= self.npg.start_state_buffer_fraction <= 1,
+             "npg.start_state_buffer_fraction must be in [0, 1]"),
+            (self.npg.value_batch_size >= 1, "npg.value_batch_size must be >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserInputError(message)
+        self.schedule.validate()
+
+
+SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
+
+
+def _section_class(name: str) -> type:
+    return {"run": RunConfig, "schedule": Schedule, "model": ModelConfig,
+            "policy": PolicyConfig, "npg": NPGConfig}[name]
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Convert a TOML/CLI value to the field's declared type, or explain why it cannot be."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union:  # Optional[X]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "inf")):
+            return None
+        return _coerce(value, next(a for a in args if a is not type(None)), where)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.replace("(", "").replace(")", "").split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise UserInputError(f"{where} must be a list, got {value!r}")
+        return tuple(_coerce(v, args[0], where) for v in value)
+    try:
+        if annotation is bool:
+            if isinstance(value, str):
+                if value.lower() in ("true", "1", "yes"):
+                    return True
+                if value.lower() in ("false", "0", "no"):
+                    return False
+                raise ValueError
+            return bool(value)
+        if annotation is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            if isinstance(value, str):
+                number = float(value)
+                if not number.is_integer():
+                    raise ValueError
+                return int(number)
+            return int(value)
+        if annotation is float:
+            number = float(value)
+            if math.isnan(number):
+                raise ValueError
+            return number
+        if annotation is str:
+            return str(value)
+    except (TypeError, ValueError):
+        name = getattr(annotation, "__name__", str(annotation))
+        raise UserInputError(f"{where} must be {name}, got {value!r}") from None
+    return value
+
+
+def set_value(config: Config, dotted_key: str, value: Any) -> None:
+    """Set `section.key` from a TOML or command-line value, with type checks."""
+    section_name, _, key = dotted_key.partition(".")
+    if section_name not in SECTIONS or not key:
+        raise UserInputError(
+            f"unknown config key {dotted_key!r}; keys look like section.key with section one of "
+            f"{', '.join(SECTIONS)}")
+    section = getattr(config, section_name)
+    hints = typing.get_type_hints(type(section))
+    if key not in hints:
+        raise UserInputError(
+            f"unknown config key {dotted_key!r}; valid keys in [{section_name}]: "
+            f"{', '.join(sorted(hints))}")
+    setattr(section, key, _coerce(value, hints[key], dotted_key))
+
+
+def apply_dict(config: Config, data: dict[str, Any]) -> None:
+    for section_name, values in data.items():
+        if section_name not in SECTIONS:
+            raise UserInputError(
+                f"unknown config section [{section_name}]; valid sections: {', '.join(SECTIONS)}")
+        if not isinstance(values, dict):
+            raise UserInputError(f"[{section_name}] must be a table of key = value lines")
+        for key, value in values.items():
+            set_value(config, f"{section_name}.{key}", value)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"config file {str(path)!r} does not exist")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise UserInputError(f"config file {str(path)!r} is not valid TOML: {err}") from None
+
+
+def config_to_toml(config: Config) -> str:
+    """Write the resolved config as TOML (read back with `load_toml` + `apply_dict`)."""
+    lines = []
+    for section, values in config.to_dict().items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            if isinstance(value, str):
+                lines.append(f'{key} = "{value}"')
+            elif isinstance(value, bool):
+                lines.append(f"{key} = {str(value).lower()}")
+            elif isinstance(value, list):
+                lines.append(f"{key} = [{', '.join(repr(v) for v in value)}]")
+            else:
+                lines.append(f"{key} = {value!r}")
+        lines.append("")
+    return "\n".join(lines)

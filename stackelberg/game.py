@@ -1,0 +1,167 @@
+"""The game loop: one loop for every schedule. Each iteration the world is sampled with the
+current policy, and the two players move in the order and by the amounts the schedule says."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterator, Optional
+
+import torch
+
+from stackelberg.buffers import InitialStateBuffer, ReplayBuffer, Trajectory
+from stackelberg.errors import NonFiniteError
+from stackelberg.players.base import ModelPlayer, PolicyPlayer
+from stackelberg.rollouts import model_rollouts
+from stackelberg.schedules import Schedule
+from stackelberg import world
+from tasks import Task
+
+
+@dataclass
+class IterationReport:
+    iteration: int
+    samples: int  # real environment steps so far
+    eval_return: float  # J(pi, W): mean return of deterministic evaluation episodes
+    eval_success: float  # success rate of those episodes (NaN without a success function)
+    model_return: float  # J(pi, M): the model's prediction of the same episodes
+    model_loss_fresh: float  # the model player's payoff on this iteration's new data, before fitting
+    model_train_loss: float
+    policy_kl: float  # KL(pi_old || pi_new) of the last NPG step
+    train_return: float  # mean return of the data-collection episodes
+    fit_steps: int
+    improve_steps: int
+    buffer_size: int
+    collect_seconds: float
+    fit_seconds: float
+    improve_seconds: float
+    eval_seconds: float
+    seconds: float  # wall-clock of the whole iteration
+
+    def row(self) -> dict:
+        return asdict(self)
+
+
+class Game:
+    """A Stackelberg game between a policy player and a model player in a task's world.
+
+    `play(total_samples)` yields one `IterationReport` per iteration. The game owns the real
+    data (replay buffer with the schedule's capacity, and the initial-state buffer).
+    """
+
+    def __init__(self, task: Task, policy: PolicyPlayer, model: ModelPlayer, schedule: Schedule,
+                 seed: int = 0, eval_episodes: int = 5, device: str | torch.device = "cpu",
+                 on_collect: Optional[Callable[[int, list[Trajectory]], None]] = None):
+        """`on_collect(iteration, trajectories)` runs as soon as real data arrives, before either
+        player moves, so a recorder can persist every sample even if training then fails."""
+        schedule.validate()
+        self.on_collect = on_collect
+        self.device = torch.device(device)
+        self.task, self.policy, self.model, self.schedule = task, policy, model, schedule
+        self.eval_episodes = eval_episodes
+        self.replay = ReplayBuffer(schedule.buffer_capacity)
+        self.initial_states = InitialStateBuffer()
+        self.env = task.make_env(seed)
+        self.eval_env = task.make_env(seed + 10_000)
+        self.iteration = 0
+        self.samples = 0
+        self.model_fitted = False
+
+    # --- the players' moves ---------------------------------------------------------------
+    def _act(self, deterministic: bool):
+        return lambda obs: self.policy.act(obs, deterministic=deterministic)
+
+    def _fit(self):
+        s = self.schedule
+        return self.model.fit(self.replay, s.model_epochs, s.model_min_steps, s.model_max_steps)
+
+    def _improve(self):
+        return self.policy.improve(self.model, self.replay, self.initial_states, self.schedule.npg_steps)
+
+    def _fresh_loss(self, trajectories: list[Trajectory]) -> float:
+        if not self.model_fitted:
+            return float("nan")
+        obs = torch.cat([t.obs for t in trajectories])
+        act = torch.cat([t.act for t in trajectories])
+        nxt = torch.cat([t.next_obs for t in trajectories])
+        d = self.device
+        return self.model.loss(obs.to(d), act.to(d), nxt.to(d)).mean().item()
+
+    def predicted_return(self, start_states: torch.Tensor) -> float:
+        """J(pi, M): deterministic policy rolled out in every member from the given start
+        states over the task horizon; the mean over members and starts."""
+        if start_states.numel() == 0 or not self.model_fitted:
+            return float("nan")
+        paths = model_rollouts(self.model.step, self._act(True), self.task, start_states.to(self.device),
+                               self.model.ensemble_size, self.task.horizon, None)
+        return paths.returns().mean().item()
+
+    # --- the loop -------------------------------------------------------------------------
+    def step(self, max_samples: Optional[int] = None) -> IterationReport:
+        """One iteration of the game."""
+        t0 = time.perf_counter()
+        s = self.schedule
+        wanted = s.initial_samples if self.iteration == 0 else s.samples_for(self.task.horizon)
+        if max_samples is not None:
+            wanted = max(1, min(wanted, max_samples))
+        trajectories = world.collect(self.env, self._act(False), self.task, wanted)
+        if self.on_collect is not None:
+            self.on_collect(self.iteration, trajectories)
+        fresh_loss = self._fresh_loss(trajectories)
+        for traj in trajectories:
+            self.replay.add(traj)
+            self.initial_states.add(traj.obs[0])
+        self.samples += sum(len(t) for t in trajectories)
+        t1 = time.perf_counter()
+
+        # Simultaneous schedules improve the policy on M_k, the model from before this data.
+        # In iteration 0 there is no M_0 yet, so every schedule fits first.
+        policy_first = s.simultaneous and self.model_fitted
+        if policy_first:
+            improved = self._improve(); t2 = time.perf_counter()
+            fitted = self._fit(); t3 = time.perf_counter()
+            fit_seconds, improve_seconds = t3 - t2, t2 - t1
+        else:
+            fitted = self._fit(); t2 = time.perf_counter()
+            self.model_fitted = True
+            improved = self._improve(); t3 = time.perf_counter()
+            fit_seconds, improve_seconds = t2 - t1, t3 - t2
+        self.model_fitted = True
+
+        evaluation = world.evaluate(self.eval_env, self._act(True), self.task, self.eval_episodes)
+        model_return = self.predicted_return(evaluation.start_states)
+        t4 = time.perf_counter()
+        report = IterationReport(
+            iteration=self.iteration, samples=self.samples,
+            eval_return=evaluation.mean_return, eval_success=evaluation.success_rate,
+            model_return=model_return, model_loss_fresh=fresh_loss,
+            model_train_loss=fitted.train_loss, policy_kl=improved.kl,
+            train_return=sum(t.reward.sum().item() for t in trajectories) / len(trajectories),
+            fit_steps=fitted.steps, improve_steps=improved.steps, buffer_size=len(self.replay),
+            collect_seconds=t1 - t0, fit_seconds=fit_seconds, improve_seconds=improve_seconds,
+            eval_seconds=t4 - t3, seconds=t4 - t0)
+        self.iteration += 1
+        for name in ("policy_kl", "model_train_loss"):
+            if not math.isfinite(getattr(report, name)):
+                raise NonFiniteError(f"{name} became non-finite in iteration {report.iteration}")
+        return report
+
+    def play(self, total_samples: int) -> Iterator[IterationReport]:
+        """Iterate until `total_samples` real environment steps have been collected."""
+        while self.samples < total_samples:
+            yield self.step(total_samples - self.samples)
+
+    # --- state ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"policy": self.policy.state_dict(), "model": self.model.state_dict(),
+                "replay": self.replay.state_dict(), "initial_states": self.initial_states.state_dict(),
+                "iteration": self.iteration, "samples": self.samples,
+                "model_fitted": self.model_fitted}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.model.load_state_dict(state["model"])
+        self.replay.load_state_dict(state["replay"])
+        self.initial_states.load_state_dict(state["initial_states"])
+        self.iteration, self.samples = int(state["iteration"]), int(state["samples"])
+        self.model_fitted = bool(state["model_fitted"])

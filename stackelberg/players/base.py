@@ -1,0 +1,59 @@
+"""The two players' interfaces. `Game` talks to players only through these methods, so a user's
+own player (another model class, another policy optimiser) drops in without touching the loop."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from stackelberg.buffers import InitialStateBuffer, ReplayBuffer
+
+
+@dataclass
+class FitReport:
+    steps: int
+    train_loss: float
+
+
+@dataclass
+class ImproveReport:
+    steps: int
+    kl: float  # mean KL(pi_old || pi_new) over the last step's states
+    model_return: float  # mean undiscounted return of the synthetic rollouts
+    extras: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ModelPlayer(Protocol):
+    """Minimises prediction error l(M, mu^pi) on real data."""
+
+    ensemble_size: int
+
+    def fit(self, buffer: ReplayBuffer, epochs: int, min_steps: int, max_steps: int) -> FitReport:
+        """Train on the buffer; `epochs` passes, the step count clamped to [min_steps, max_steps]."""
+
+    def step(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        """Next states from every member: (B, d) or (E, B, d) inputs -> (E, B, d)."""
+
+    def loss(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+        """The model player's payoff: prediction loss of each member, shape (E,)."""
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@runtime_checkable
+class PolicyPlayer(Protocol):
+    """Maximises return J(pi, M) inside the model."""
+
+    def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor: ...
+
+    def improve(self, model: ModelPlayer, replay: ReplayBuffer, initial_states: InitialStateBuffer,
+                steps: int) -> ImproveReport:
+        """Take `steps` improvement steps using synthetic rollouts in `model`."""
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...

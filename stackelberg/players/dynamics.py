@@ -1,0 +1,129 @@
+"""The paper's model player: an ensemble of deterministic residual MLP dynamics models,
+M(s, a) = s + sigma_delta * MLP((s - mu_s) / sigma_s, (a - mu_a) / sigma_a),
+with normalisation statistics recomputed from the buffer at every fit ([P] Sec. 5, [mjrl])."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from stackelberg.buffers import ReplayBuffer
+from stackelberg.config import ModelConfig
+from stackelberg.ensemble import EnsembleMLP
+from stackelberg.errors import NonFiniteError
+from stackelberg.players.base import FitReport
+
+_EPS = 1e-8
+
+
+def _spread(x: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "mad":
+        return (x - x.mean(0)).abs().mean(0)
+    return x.std(0, unbiased=False)
+
+
+class DynamicsEnsemble(nn.Module):
+    """Model player. All members train and predict in one batched computation."""
+
+    def __init__(self, obs_dim: int, act_dim: int, config: Optional[ModelConfig] = None,
+                 device: str | torch.device = "cpu", seed: int = 0):
+        super().__init__()
+        self.config = config or ModelConfig()
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.ensemble_size = self.config.ensemble_size
+        self.generator = torch.Generator().manual_seed(seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.net = EnsembleMLP(self.ensemble_size, obs_dim + act_dim, obs_dim,
+                                   self.config.hidden_sizes)
+        for name, dim in (("obs", obs_dim), ("act", act_dim), ("delta", obs_dim)):
+            self.register_buffer(f"{name}_mean", torch.zeros(dim))
+            self.register_buffer(f"{name}_scale", torch.ones(dim))
+        self.register_buffer("delta_mask", torch.ones(obs_dim))
+        self.to(device)
+        self.device = torch.device(device)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.config.lr,
+                                          weight_decay=self.config.weight_decay)
+        self.fits = 0  # how many times fit() ran: lets tests check which model a player saw
+
+    # --- normalisation --------------------------------------------------------------------
+    def set_statistics(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> None:
+        kind = self.config.normalization
+        delta = next_obs - obs
+        self.obs_mean.copy_(obs.mean(0)); self.obs_scale.copy_(_spread(obs, kind))
+        self.act_mean.copy_(act.mean(0)); self.act_scale.copy_(_spread(act, kind))
+        self.delta_mean.copy_(delta.mean(0)); self.delta_scale.copy_(_spread(delta, kind))
+        self.delta_mask.copy_((self.delta_scale >= _EPS).to(delta.dtype))
+
+    def _inputs(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        return torch.cat([(obs - self.obs_mean) / (self.obs_scale + _EPS),
+                          (act - self.act_mean) / (self.act_scale + _EPS)], dim=-1)
+
+    def _targets(self, obs: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+        return (next_obs - obs - self.delta_mean) / (self.delta_scale + _EPS)
+
+    # --- prediction -----------------------------------------------------------------------
+    def _expand(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(0).expand(self.ensemble_size, *x.shape) if x.dim() == 2 else x
+
+    @torch.no_grad()
+    def step(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        """(B, d) inputs go to every member; (E, B, d) inputs go member by member. -> (E, B, d)."""
+        obs, act = self._expand(obs.to(self.device)), self._expand(act.to(self.device))
+        out = self.net(self._inputs(obs, act))
+        delta = self.delta_mask * (out * (self.delta_scale + _EPS) + self.delta_mean)
+        limit = self.config.clamp_state
+        return torch.clamp(obs + delta, -limit, limit)
+
+    @torch.no_grad()
+    def loss(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+        """Per-member MSE in normalised delta space (the training loss) on given transitions."""
+        obs, act, next_obs = obs.to(self.device), act.to(self.device), next_obs.to(self.device)
+        pred = self.net(self._inputs(self._expand(obs), self._expand(act)))
+        target = self._targets(obs, next_obs)
+        return ((pred - target) ** 2 * self.delta_mask).mean(dim=(1, 2))
+
+    # --- training -------------------------------------------------------------------------
+    def fit(self, buffer: ReplayBuffer, epochs: int, min_steps: int = 100,
+            max_steps: int = 100_000) -> FitReport:
+        data = {k: v.to(self.device) for k, v in buffer.tensors().items()}
+        obs, act, next_obs = data["obs"], data["act"], data["next_obs"]
+        self.set_statistics(obs, act, next_obs)
+        inputs, targets = self._inputs(obs, act), self._targets(obs, next_obs)
+        n = inputs.shape[0]
+        batch = min(self.config.batch_size, n)
+        steps_per_epoch = max(n // batch, 1)
+        total = int(min(max(epochs * steps_per_epoch, min_steps), max_steps))
+        members = self.ensemble_size
+        done, losses = 0, []
+        while done < total:
+            # each member draws its own permutation: same data, own mini-batch order
+            order = torch.argsort(torch.rand(members, n, generator=self.generator), dim=1)
+            order = order.to(self.device)
+            for j in range(min(steps_per_epoch, total - done)):
+                idx = order[:, j * batch:(j + 1) * batch]
+                pred = self.net(inputs[idx])
+                loss = (((pred - targets[idx]) ** 2) * self.delta_mask).mean(dim=(1, 2)).sum()
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                losses.append(loss.detach())
+            done += min(steps_per_epoch, total - done)
+        self.fits += 1
+        final = torch.stack(losses[-steps_per_epoch:]).mean().item() / members
+        if not torch.isfinite(torch.tensor(final)):
+            raise NonFiniteError(
+                "the dynamics model's training loss is not finite; lower model.lr or check the "
+                "observations for NaN/inf")
+        return FitReport(steps=done, train_loss=final)
+
+    def state_dict(self, *args, **kwargs) -> dict:  # type: ignore[override]
+        return {"module": super().state_dict(*args, **kwargs), "optimizer": self.optimizer.state_dict(),
+                "generator": self.generator.get_state(), "fits": self.fits}
+
+    def load_state_dict(self, state: dict, strict: bool = True):  # type: ignore[override]
+        super().load_state_dict(state["module"], strict=strict)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.fits = int(state["fits"])

@@ -1,0 +1,179 @@
+"""`python -m stackelberg.run`: play one game (PAL, MAL, GDA or BR) on a task.
+
+Config precedence: the algorithm's defaults < `--config FILE.toml` < command-line flags.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import time
+import typing
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+import tasks
+from stackelberg.config import Config, apply_dict, config_to_toml, load_toml, set_value
+from stackelberg.errors import NonFiniteError, UserInputError
+from stackelberg.schedules import SCHEDULES, Schedule, make_schedule
+
+LEADERS = {"policy": "pal", "model": "mal"}
+SCHEDULE_KNOBS = [f.name for f in dataclasses.fields(Schedule) if f.name != "name"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m stackelberg.run",
+        description="Model-based RL as a Stackelberg game (Rajeswaran, Mordatch, Kumar 2020).")
+    p.add_argument("--leader", choices=sorted(LEADERS),
+                   help="policy = PAL (policy as leader), model = MAL (model as leader)")
+    p.add_argument("--algo", choices=sorted(SCHEDULES), help="game solver (default pal)")
+    p.add_argument("--task", choices=tasks.names(), help="task (default inverted-pendulum)")
+    p.add_argument("--samples", type=int, help="real environment steps to collect (default 10000)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", help="output folder (default runs/out/<task>-<algo>-s<seed>-<time>)")
+    p.add_argument("--config", help="TOML file with [run], [schedule], [model], [policy], [npg]")
+    p.add_argument("--device", help="cpu or cuda")
+    p.add_argument("--threads", type=int, help="torch CPU threads (0 = all cores)")
+    p.add_argument("--eval-episodes", type=int)
+    knobs = p.add_argument_group("schedule knobs (override the algorithm's defaults)")
+    for name in SCHEDULE_KNOBS:
+        knobs.add_argument("--" + name.replace("_", "-"), dest="schedule_" + name, metavar="V",
+                           help=_knob_help(name))
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override any config value, e.g. --set npg.delta=0.02 (repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _knob_help(name: str) -> str:
+    default = getattr(Schedule(), name)
+    hint = {"buffer_capacity": " ('none' = unbounded)",
+            "samples_per_iteration": " ('none' = min(multiple*H, cap))"}.get(name, "")
+    return f"PAL default {default}{hint}"
+
+
+def resolve_config(args: argparse.Namespace) -> Config:
+    file_data = load_toml(args.config) if args.config else {}
+    algo = args.algo or file_data.get("run", {}).get("algo", "pal")
+    if args.leader:
+        leader_algo = LEADERS[args.leader]
+        if args.algo and args.algo != leader_algo:
+            raise UserInputError(f"--leader {args.leader} means --algo {leader_algo}, "
+                                 f"but --algo {args.algo} was given; pass one of them")
+        algo = leader_algo
+    config = Config()
+    config.schedule = make_schedule(str(algo))
+    apply_dict(config, file_data)
+    config.run.algo = config.schedule.name = str(algo).lower()
+    for key in ("task", "samples", "seed", "out", "device", "threads"):
+        if getattr(args, key) is not None:
+            set_value(config, f"run.{key}", getattr(args, key))
+    if args.eval_episodes is not None:
+        set_value(config, "run.eval_episodes", args.eval_episodes)
+    for name in SCHEDULE_KNOBS:
+        value = getattr(args, "schedule_" + name)
+        if value is not None:
+            set_value(config, f"schedule.{name}", value)
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserInputError(f"--set expects SECTION.KEY=VALUE, got {item!r}")
+        set_value(config, key.strip(), value.strip())
+    if config.run.task not in tasks.names():
+        raise UserInputError(f"unknown task {config.run.task!r}; valid tasks: {', '.join(tasks.names())}")
+    config.validate()
+    return config
+
+
+def _out_dir(config: Config) -> Path:
+    if config.run.out:
+        out = Path(config.run.out)
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path("runs/out") / f"{config.run.task}-{config.run.algo}-s{config.run.seed}-{stamp}"
+    if (out / "metrics.csv").exists():
+        raise UserInputError(f"{out} already holds a run (metrics.csv); choose another --out")
+    return out
+
+
+def _device(name: str) -> torch.device:
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserInputError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    return torch.device(name)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = resolve_config(args)
+        device = _device(config.run.device)
+        out = _out_dir(config)
+    except UserInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return play(config, device, out, progress=not args.no_progress)
+
+
+def play(config: Config, device: torch.device, out: Path, progress: bool = True) -> int:
+    from tqdm import tqdm
+
+    from stackelberg.game import Game
+    from stackelberg.players.dynamics import DynamicsEnsemble
+    from stackelberg.players.npg import NPGPolicyPlayer
+    from stackelberg.recorder import RunRecorder
+
+    run = config.run
+    if run.threads:
+        torch.set_num_threads(run.threads)
+    torch.manual_seed(run.seed)
+    np.random.seed(run.seed)
+    task = tasks.make(run.task)
+    recorder = RunRecorder(out, config_to_toml(config), f"{run.algo.upper()} on {run.task} (seed {run.seed})")
+    model = DynamicsEnsemble(task.obs_dim, task.act_dim, config.model, device, seed=run.seed)
+    policy = NPGPolicyPlayer(task, config.npg, config.policy, device, seed=run.seed)
+    game = Game(task, policy, model, config.schedule, seed=run.seed,
+                eval_episodes=run.eval_episodes, device=device, on_collect=recorder.save_data)
+    bar = tqdm(total=run.samples, unit="samples", disable=not progress, dynamic_ncols=True)
+    print(f"{run.algo.upper()} on {run.task}, {run.samples} samples, seed {run.seed} -> {out}",
+          file=sys.stderr)
+    code = 0
+    try:
+        while game.samples < run.samples:
+            before = game.samples
+            report = game.step(run.samples - game.samples)
+            recorder.log(report)
+            if report.iteration % run.checkpoint_every == 0:
+                recorder.checkpoint(game.state_dict(), report)
+            if run.plot_every and report.iteration % run.plot_every == 0:
+                recorder.plot()
+            bar.update(game.samples - before)
+            postfix = {"return": f"{report.eval_return:.1f}", "J(pi,M)": f"{report.model_return:.1f}",
+                       "s/iter": f"{report.seconds:.1f}"}
+            if not math.isnan(report.eval_success):
+                postfix["success"] = f"{report.eval_success:.0%}"
+            bar.set_postfix(postfix)
+    except NonFiniteError as err:
+        print(f"\nerror: training diverged: {err}\nThe last good checkpoint is {out / 'checkpoint.pt'}; "
+              f"every collected transition is in {out / 'data'}.", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; checkpoint and data are in {out}", file=sys.stderr)
+        code = 130
+    finally:
+        bar.close()
+    if recorder.rows:
+        recorder.plot()
+        last = recorder.rows[-1]
+        print(f"done: {last['samples']} samples, eval return {last['eval_return']:.1f}, "
+              f"metrics in {out / 'metrics.csv'}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

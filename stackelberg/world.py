@@ -1,0 +1,66 @@
+"""Interaction with the real world (a gymnasium env): data collection and evaluation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from stackelberg.buffers import Trajectory
+from tasks import Task
+
+ActFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def run_episode(env: gym.Env, act: ActFn, task: Task, seed: int | None = None) -> Trajectory:
+    """One episode to termination or the time limit. The env gets the action clipped to its
+    bounds; the trajectory stores the unclipped one, as model rollouts use it ([mjrl])."""
+    obs, _ = env.reset(seed=seed)
+    observations, actions, next_observations, rewards = [], [], [], []
+    terminated = False
+    for _ in range(task.horizon):
+        obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32)
+        a = act(obs_t).cpu()
+        clipped = np.clip(a.numpy().astype(np.float64), task.act_low, task.act_high)
+        next_obs, reward, terminated, truncated, _ = env.step(clipped)
+        observations.append(obs_t); actions.append(a)
+        next_observations.append(torch.as_tensor(np.asarray(next_obs), dtype=torch.float32))
+        rewards.append(float(reward))
+        obs = next_obs
+        if terminated or truncated:
+            break
+    return Trajectory(obs=torch.stack(observations), act=torch.stack(actions),
+                      next_obs=torch.stack(next_observations),
+                      reward=torch.tensor(rewards, dtype=torch.float32), terminated=bool(terminated))
+
+
+def collect(env: gym.Env, act: ActFn, task: Task, num_samples: int) -> list[Trajectory]:
+    """Whole episodes until at least `num_samples` steps (overshoot at most one episode)."""
+    trajectories, count = [], 0
+    while count < num_samples:
+        trajectories.append(run_episode(env, act, task))
+        count += len(trajectories[-1])
+    return trajectories
+
+
+@dataclass
+class Evaluation:
+    mean_return: float
+    success_rate: float  # NaN when the task has no success function
+    start_states: torch.Tensor  # (episodes, obs_dim): lets the model predict the same episodes
+    returns: list[float]
+
+
+def evaluate(env: gym.Env, act: ActFn, task: Task, episodes: int) -> Evaluation:
+    trajs = [run_episode(env, act, task) for _ in range(episodes)]
+    returns = [t.reward.sum().item() for t in trajs]
+    success = float("nan")
+    if task.success_fn is not None and trajs:
+        flags = [bool(task.success_fn(torch.cat([t.obs, t.next_obs[-1:]]))) for t in trajs]
+        success = float(np.mean(flags))
+    return Evaluation(mean_return=float(np.mean(returns)) if returns else float("nan"),
+                      success_rate=success,
+                      start_states=torch.stack([t.obs[0] for t in trajs]) if trajs else torch.empty(0),
+                      returns=returns)

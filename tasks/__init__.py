@@ -1,0 +1,40 @@
+"""Task registry: `tasks.make(name)` returns a `Task`; `tasks.names()` lists them."""
+from __future__ import annotations
+
+from typing import Callable, Dict
+
+from tasks.base import SuccessFn, Task, TransitionFn
+from tasks.gym_tasks import hopper, inverted_pendulum
+
+_REGISTRY: Dict[str, Callable[[], Task]] = {
+    "inverted-pendulum": inverted_pendulum,
+    "hopper": hopper,
+}
+
+
+class UnknownTaskError(ValueError):
+    pass
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def register(name: str, factory: Callable[[], Task]) -> None:
+    """Add a task so that `make(name)` and the CLI's `--task name` find it."""
+    if name in _REGISTRY:
+        raise ValueError(f"task {name!r} is already registered")
+    _REGISTRY[name] = factory
+
+
+def make(name: str) -> Task:
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise UnknownTaskError(
+            f"unknown task {name!r}; valid tasks: {', '.join(names())}"
+        ) from None
+    return factory()
+
+
+__all__ = ["Task", "TransitionFn", "SuccessFn", "make", "names", "register", "UnknownTaskError"]

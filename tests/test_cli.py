@@ -1,0 +1,117 @@
+"""`python -m stackelberg.run`: short runs of every algorithm, outputs, bad input, divergence."""
+import csv
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from stackelberg import run
+from stackelberg.errors import NonFiniteError
+from stackelberg.players.dynamics import DynamicsEnsemble
+from stackelberg.recorder import load_checkpoint
+
+FAST = ["--samples", "500", "--initial-samples", "250", "--samples-per-iteration", "250",
+        "--model-epochs", "1", "--model-min-steps", "5", "--npg-steps", "1", "--eval-episodes", "1",
+        "--set", "npg.num_trajectories=8", "--set", "npg.horizon_cap=20",
+        "--set", "model.hidden_sizes=32,32", "--no-progress"]
+
+
+@pytest.mark.parametrize("algo_flags", [["--leader", "policy"], ["--leader", "model"],
+                                        ["--algo", "gda"], ["--algo", "br"]])
+def test_short_run_writes_all_outputs(tmp_path, algo_flags):
+    out = tmp_path / "run"
+    assert run.main(algo_flags + FAST + ["--out", str(out)]) == 0
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert len(rows) >= 2
+    for key in ("samples", "eval_return", "eval_success", "model_loss_fresh", "model_return", "seconds"):
+        assert key in rows[0]
+    assert int(rows[-1]["samples"]) >= 500
+    config = (out / "config.toml").read_text()
+    expected = {"policy": "pal", "model": "mal"}.get(algo_flags[1], algo_flags[1])
+    assert f'algo = "{expected}"' in config and "num_trajectories = 8" in config
+    assert (out / "learning_curve.png").stat().st_size > 1000
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["samples"] == int(rows[-1]["samples"])
+    saved = sum(len(__import__("numpy").load(p)["obs"]) for p in (out / "data").glob("*.npz"))
+    assert saved == state["samples"]  # every collected transition is on disk
+
+
+def test_config_file_and_cli_precedence(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[run]\nalgo = "mal"\nseed = 3\n[schedule]\nnpg_steps = 2\n[npg]\ndelta = 0.02\n')
+    args = run.build_parser().parse_args(["--config", str(cfg), "--npg-steps", "3"])
+    config = run.resolve_config(args)
+    assert config.run.algo == "mal" and config.run.seed == 3
+    assert config.schedule.npg_steps == 3  # CLI beats file
+    assert config.schedule.buffer_capacity is None  # MAL's default survives
+    assert config.npg.delta == 0.02
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--task", "nope"], "invalid choice"),
+    (["--algo", "xyz"], "invalid choice"),
+    (["--samples", "0"], "run.samples must be positive"),
+    (["--npg-steps", "-1"], "schedule.npg_steps must be positive"),
+    (["--set", "npg.deltaa=0.1"], "unknown config key 'npg.deltaa'"),
+    (["--set", "npg.delta=abc"], "npg.delta must be float"),
+    (["--set", "nodot"], "SECTION.KEY=VALUE"),
+    (["--leader", "policy", "--algo", "mal"], "--leader policy means --algo pal"),
+    (["--buffer-capacity", "0"], "buffer_capacity must be positive"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        code = run.main(argv + ["--out", "/tmp/never-created"])
+        raise SystemExit(code)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_bad_config_files(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[npg\ndelta = 1")
+    assert run.main(["--config", str(bad)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[policyy]\nx = 1\n")
+    assert run.main(["--config", str(unknown)]) == 2
+    assert "unknown config section [policyy]" in capsys.readouterr().err
+    assert run.main(["--config", str(tmp_path / "missing.toml")]) == 2
+
+
+def test_module_entry_point_exit_code_without_traceback():
+    proc = subprocess.run([sys.executable, "-m", "stackelberg.run", "--task", "nope"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "valid" in proc.stderr or "choose from" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_existing_run_folder_is_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.csv").write_text("iteration\n0\n")
+    assert run.main(FAST + ["--out", str(out)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_divergence_stops_cleanly_and_keeps_checkpoint_and_data(tmp_path, monkeypatch, capsys):
+    original = DynamicsEnsemble.fit
+
+    def fit_then_diverge(self, *args, **kwargs):
+        if self.fits >= 1:
+            with torch.no_grad():
+                self.net.net[0].weight.fill_(float("nan"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamicsEnsemble, "fit", fit_then_diverge)
+    out = tmp_path / "run"
+    assert run.main(FAST + ["--samples", "1000", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "diverged" in err and "Traceback" not in err
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["iteration"] == 1  # the good iteration 0
+    assert all(torch.isfinite(v).all() for v in state["model"]["module"].values()
+               if v.is_floating_point())
+    assert len(list((out / "data").glob("iter_*.npz"))) == 2  # the failed iteration's data too

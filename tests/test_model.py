@@ -1,0 +1,110 @@
+"""The dynamics ensemble: batched forward equals member-by-member, members differ, fitting works."""
+import pytest
+import torch
+
+from stackelberg.buffers import ReplayBuffer, Trajectory
+from stackelberg.config import ModelConfig
+from stackelberg.players.dynamics import DynamicsEnsemble
+
+
+def linear_world_buffer(n: int = 600, seed: int = 0) -> ReplayBuffer:
+    gen = torch.Generator().manual_seed(seed)
+    a_mat = torch.tensor([[0.9, 0.1, 0.0], [0.0, 0.95, 0.05], [0.02, 0.0, 0.9]])
+    b_mat = torch.tensor([[0.5], [0.0], [-0.3]])
+    buffer = ReplayBuffer()
+    for _ in range(n // 50):
+        s = torch.randn(3, generator=gen)
+        obs, act, nxt = [], [], []
+        for _ in range(50):
+            a = torch.randn(1, generator=gen)
+            s2 = a_mat @ s + b_mat @ a
+            obs.append(s); act.append(a); nxt.append(s2)
+            s = s2
+        buffer.add(Trajectory(torch.stack(obs), torch.stack(act), torch.stack(nxt), torch.zeros(50), False))
+    return buffer
+
+
+def small_model(**kw) -> DynamicsEnsemble:
+    return DynamicsEnsemble(3, 1, ModelConfig(ensemble_size=4, hidden_sizes=(32, 32), **kw), seed=1)
+
+
+def test_batched_forward_equals_member_by_member_and_members_differ():
+    model = small_model()
+    model.set_statistics(torch.randn(50, 3), torch.randn(50, 1), torch.randn(50, 3))
+    obs, act = torch.randn(7, 3), torch.randn(7, 1)
+    batched = model.step(obs, act)
+    assert batched.shape == (4, 7, 3)
+    for e in range(4):
+        member = model.net.member(e)
+        delta = member(model._inputs(obs, act)) * (model.delta_scale + 1e-8) + model.delta_mean
+        torch.testing.assert_close(batched[e], obs + model.delta_mask * delta)
+    assert not torch.allclose(batched[0], batched[1])
+    # (E, B, d) inputs go member by member
+    per_member = model.step(obs.expand(4, 7, 3), act.expand(4, 7, 1))
+    torch.testing.assert_close(per_member, batched)
+
+
+def test_parameterisation_is_residual_with_data_statistics():
+    model = small_model()
+    obs, act = torch.randn(100, 3) * 5 + 2, torch.randn(100, 1)
+    nxt = obs + torch.randn(100, 3) * 0.1 + 1.0
+    model.set_statistics(obs, act, nxt)
+    torch.testing.assert_close(model.obs_mean, obs.mean(0))
+    torch.testing.assert_close(model.delta_mean, (nxt - obs).mean(0))
+    torch.testing.assert_close(model.delta_scale, (nxt - obs).std(0, unbiased=False))
+    with torch.no_grad():
+        for p in model.net.parameters():
+            p.zero_()
+    # a zero network predicts s + mean delta
+    torch.testing.assert_close(model.step(obs[:5], act[:5])[0], obs[:5] + model.delta_mean)
+
+
+def test_mad_normalisation_option():
+    model = small_model(normalization="mad")
+    obs, act, nxt = torch.randn(100, 3), torch.randn(100, 1), torch.randn(100, 3)
+    model.set_statistics(obs, act, nxt)
+    torch.testing.assert_close(model.obs_scale, (obs - obs.mean(0)).abs().mean(0))
+
+
+def test_fit_learns_linear_dynamics_and_respects_step_bounds():
+    buffer = linear_world_buffer()
+    data = buffer.tensors()
+    model = small_model()
+    before = model.loss(data["obs"], data["act"], data["next_obs"])
+    report = model.fit(buffer, epochs=1, min_steps=300, max_steps=10_000)
+    assert report.steps == 300  # 1 epoch = 3 steps, raised to the floor
+    after = model.loss(data["obs"], data["act"], data["next_obs"])
+    assert after.shape == (4,)
+    assert (after < 0.1 * before).all()
+    capped = small_model().fit(buffer, epochs=100, min_steps=1, max_steps=7)
+    assert capped.steps == 7
+    assert model.fits == 1
+
+
+def test_members_see_their_own_minibatch_order():
+    """Same data, own permutation: identical initial members diverge after training."""
+    model = small_model()
+    with torch.no_grad():
+        for p in model.net.parameters():
+            p.copy_(p[0:1].expand_as(p))
+    model.fit(linear_world_buffer(), epochs=2, min_steps=1, max_steps=100)
+    w = model.net.net[0].weight
+    assert not torch.allclose(w[0], w[1])
+
+
+def test_predictions_are_clamped():
+    model = small_model(clamp_state=5.0)
+    model.set_statistics(torch.randn(50, 3), torch.randn(50, 1), torch.randn(50, 3) * 100)
+    out = model.step(torch.full((4, 3), 4.9), torch.ones(4, 1) * 50)
+    assert out.abs().max() <= 5.0
+
+
+@pytest.mark.parametrize("capacity,expected", [(None, 600), (120, 100)])
+def test_replay_buffer_keeps_last_b_whole_trajectories(capacity, expected):
+    source = linear_world_buffer()
+    buffer = ReplayBuffer(capacity)
+    for traj in source._trajectories:
+        buffer.add(traj)
+    assert len(buffer) == expected
+    newest = source._trajectories[-1]
+    torch.testing.assert_close(buffer.tensors()["obs"][-50:], newest.obs)

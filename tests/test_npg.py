@@ -1,0 +1,87 @@
+"""Conjugate gradient, the Fisher-vector product and the size of one NPG step."""
+import math
+
+import pytest
+import torch
+from torch.nn.utils import parameters_to_vector
+
+from stackelberg.cg import conjugate_gradient
+from stackelberg.npg import fisher_vector_product, npg_step
+from stackelberg.policy import GaussianMLPPolicy, gaussian_kl
+
+
+def test_conjugate_gradient_matches_direct_solve():
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(12, 12, generator=gen, dtype=torch.float64)
+    spd = a @ a.T + 0.5 * torch.eye(12, dtype=torch.float64)
+    b = torch.randn(12, generator=gen, dtype=torch.float64)
+    expected = torch.linalg.solve(spd, b)
+    for x0 in (None, b):
+        x = conjugate_gradient(lambda v: spd @ v, b, iters=60, x0=x0, residual_tol=1e-20)
+        torch.testing.assert_close(x, expected)
+
+
+def _explicit_fisher(policy: GaussianMLPPolicy, obs: torch.Tensor) -> torch.Tensor:
+    """E_s[J_mu^T diag(1/sigma^2) J_mu] + 2 J_logstd^T J_logstd, formed entry by entry."""
+    names = [k for k, _ in policy.named_parameters()]
+    params = [p.detach() for p in policy.parameters()]
+    theta = parameters_to_vector(params)
+
+    def unflat(th):
+        out, i = {}, 0
+        for k, p in zip(names, params):
+            out[k] = th[i:i + p.numel()].view(p.shape)
+            i += p.numel()
+        return out
+
+    mean_of = lambda th: torch.func.functional_call(policy, (unflat(th),), (obs,))[0]
+    jac_mean = torch.autograd.functional.jacobian(mean_of, theta)  # (B, A, P)
+    jac_log_std = torch.autograd.functional.jacobian(lambda th: unflat(th)["log_std"], theta)
+    inv_var = torch.exp(-2 * policy.log_std.detach())
+    fisher = torch.einsum("bip,i,biq->pq", jac_mean, inv_var, jac_mean) / obs.shape[0]
+    return fisher + 2 * jac_log_std.T @ jac_log_std
+
+
+def test_fisher_vector_product_equals_explicit_fisher_matrix():
+    policy = GaussianMLPPolicy(3, 2, (5,), init_log_std=-0.4).double()
+    obs = torch.randn(11, 3, dtype=torch.float64)
+    fisher = _explicit_fisher(policy, obs)
+    damping = 0.1
+    fvp = fisher_vector_product(policy, obs, damping)
+    for _ in range(3):
+        v = torch.randn(fisher.shape[0], dtype=torch.float64)
+        torch.testing.assert_close(fvp(v), fisher @ v + damping * v)
+
+
+@pytest.mark.parametrize("delta", [0.01, 0.05])
+def test_npg_step_moves_kl_to_half_delta(delta):
+    """mjrl's normalised step: delta is twice the quadratic-model KL, so KL(old||new) ~ delta/2."""
+    policy = GaussianMLPPolicy(4, 2, (16, 16), init_log_std=-0.5).double()
+    obs = torch.randn(2000, 4, dtype=torch.float64)
+    with torch.no_grad():
+        act = policy.sample(obs)
+    adv = torch.randn(2000, dtype=torch.float64)
+    adv = adv + 2 * act[:, 0]  # a real signal: favour larger first action
+    with torch.no_grad():
+        old_mean, old_log_std = policy(obs)
+    info = npg_step(policy, obs, act, adv, delta=delta, cg_iters=25, cg_damping=1e-3)
+    with torch.no_grad():
+        mean, log_std = policy(obs)
+        kl = gaussian_kl(old_mean, old_log_std, mean, log_std).mean().item()
+    assert kl == pytest.approx(info.kl)
+    assert kl == pytest.approx(delta / 2, rel=0.15)
+    assert math.isfinite(info.step_size) and info.step_size > 0
+
+
+def test_npg_step_increases_surrogate_and_keeps_log_std_in_bounds():
+    policy = GaussianMLPPolicy(2, 1, (8,), init_log_std=-2.45, min_log_std=-2.5).double()
+    obs = torch.randn(500, 2, dtype=torch.float64)
+    with torch.no_grad():
+        act = policy.sample(obs)
+    adv = -(act[:, 0] - policy(obs)[0][:, 0]).abs()  # reward staying close to the mean
+    adv = (adv - adv.mean()) / adv.std()
+    before = (policy.log_prob(obs, act) * adv).mean().item()
+    npg_step(policy, obs, act, adv, delta=0.05, cg_iters=25, cg_damping=1e-4)
+    after = (policy.log_prob(obs, act) * adv).mean().item()
+    assert after > before
+    assert policy.log_std.min().item() >= -2.5

@@ -1,0 +1,107 @@
+"""Schedule semantics in the real game loop, with recording stub players."""
+import pytest
+import torch
+
+import tasks
+from stackelberg import BR, GDA, MAL, PAL, Game
+from stackelberg.players.base import FitReport, ImproveReport
+
+
+class CountingModel:
+    ensemble_size = 2
+
+    def __init__(self):
+        self.fits = 0
+        self.fit_buffer_sizes = []
+
+    def fit(self, buffer, epochs, min_steps, max_steps):
+        self.fits += 1
+        self.fit_buffer_sizes.append(len(buffer))
+        return FitReport(steps=1, train_loss=0.0)
+
+    def step(self, obs, act):
+        obs = obs if obs.dim() == 3 else obs.expand(self.ensemble_size, *obs.shape)
+        return obs.clone()
+
+    def loss(self, obs, act, next_obs):
+        return torch.zeros(self.ensemble_size)
+
+    def state_dict(self):
+        return {"fits": self.fits}
+
+    def load_state_dict(self, state):
+        self.fits = state["fits"]
+
+
+class RecordingPolicy:
+    def __init__(self):
+        self.seen_model_fits = []
+
+    def act(self, obs, deterministic=False):
+        return torch.zeros(obs.shape[:-1] + (1,))
+
+    def improve(self, model, replay, initial_states, steps):
+        self.seen_model_fits.append(model.fits)
+        return ImproveReport(steps=steps, kl=0.0, model_return=0.0)
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+def play(schedule, samples=1500):
+    task = tasks.make("inverted-pendulum")
+    model, policy = CountingModel(), RecordingPolicy()
+    game = Game(task, policy, model, schedule, eval_episodes=1)
+    reports = list(game.play(samples))
+    return game, model, policy, reports
+
+
+SMALL = dict(initial_samples=300, samples_per_iteration=200, npg_steps=1)
+
+
+@pytest.mark.parametrize("factory", [PAL, MAL])
+def test_sequential_schedules_improve_on_the_model_fitted_this_iteration(factory):
+    _, model, policy, reports = play(factory(**SMALL))
+    assert len(reports) >= 4
+    assert policy.seen_model_fits == [k + 1 for k in range(len(reports))]
+
+
+@pytest.mark.parametrize("factory", [GDA, BR])
+def test_simultaneous_schedules_improve_on_the_previous_model(factory):
+    _, model, policy, reports = play(factory(**SMALL))
+    # iteration 0 has no M_0 to use, so it fits first; afterwards the policy sees M_k
+    assert policy.seen_model_fits == [1] + [k for k in range(1, len(reports))]
+    assert model.fits == len(reports)
+
+
+def test_mal_keeps_all_data_and_pal_only_the_last_b():
+    game, model, _, reports = play(MAL(**SMALL), samples=2000)
+    assert len(game.replay) == game.samples
+    assert model.fit_buffer_sizes[-1] == game.samples
+    game, model, _, _ = play(PAL(buffer_capacity=400, **SMALL), samples=2000)
+    assert game.samples >= 2000
+    newest = game.replay._trajectories[-1]
+    assert len(game.replay) <= max(400, len(newest))
+    assert max(model.fit_buffer_sizes) <= 400 + 60  # at most one (short) trajectory over
+    assert len(game.initial_states) > game.replay.num_trajectories  # never trimmed
+
+
+def test_sample_budget_per_iteration():
+    _, _, _, reports = play(PAL(**SMALL), samples=1000)
+    samples = [r.samples for r in reports]
+    assert 300 <= samples[0] < 300 + 1000  # N_init, overshoot at most one episode
+    steps = [b - a for a, b in zip(samples, samples[1:])]
+    assert all(200 <= s < 200 + 1000 for s in steps[:-1])
+    assert samples[-1] >= 1000
+
+
+def test_paper_defaults():
+    pal, mal = PAL(), MAL()
+    assert (pal.buffer_capacity, pal.initial_samples, pal.model_epochs, pal.npg_steps) == (2500, 2500, 100, 4)
+    assert (mal.buffer_capacity, mal.initial_samples, mal.model_epochs, mal.npg_steps) == (None, 5000, 10, 25)
+    assert pal.samples_for(1000) == 1000 and pal.samples_for(40) == 200
+    assert mal.samples_for(1000) == 3000 and mal.samples_for(40) == 800
+    assert GDA().simultaneous and BR().simultaneous and not PAL().simultaneous
