@@ -92,8 +92,9 @@ class Config:
         out = {}
         for f in dataclasses.fields(self):
             section = dataclasses.asdict(getattr(self, f.name))
-            out[f.name] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in section.items()
-                           if v is not None}
+            # TOML has no null: None is written as "none", which every Optional field reads back
+            out[f.name] = {k: (list(v) if isinstance(v, tuple) else "none" if v is None else v)
+                           for k, v in section.items()}
         return out
 
     def validate(self) -> None:

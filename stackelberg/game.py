@@ -63,6 +63,9 @@ class Game:
         self.initial_states = InitialStateBuffer()
         self.env = task.make_env(seed)
         self.eval_env = task.make_env(seed + 10_000)
+        # seed here too, so a user's make_env need not; later resets continue these streams
+        self.env.reset(seed=seed)
+        self.eval_env.reset(seed=seed + 10_000)
         self.iteration = 0
         self.samples = 0
         self.model_fitted = False
@@ -97,13 +100,11 @@ class Game:
         return paths.returns().mean().item()
 
     # --- the loop -------------------------------------------------------------------------
-    def step(self, max_samples: Optional[int] = None) -> IterationReport:
+    def step(self) -> IterationReport:
         """One iteration of the game."""
         t0 = time.perf_counter()
         s = self.schedule
         wanted = s.initial_samples if self.iteration == 0 else s.samples_for(self.task.horizon)
-        if max_samples is not None:
-            wanted = max(1, min(wanted, max_samples))
         trajectories = world.collect(self.env, self._act(False), self.task, wanted)
         if self.on_collect is not None:
             self.on_collect(self.iteration, trajectories)
@@ -147,16 +148,20 @@ class Game:
         return report
 
     def play(self, total_samples: int) -> Iterator[IterationReport]:
-        """Iterate until `total_samples` real environment steps have been collected."""
+        """Iterate until `total_samples` real environment steps have been collected. Every
+        iteration collects the schedule's full amount, so a shorter run is an exact prefix of a
+        longer one with the same seed."""
         while self.samples < total_samples:
-            yield self.step(total_samples - self.samples)
+            yield self.step()
 
     # --- state ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {"policy": self.policy.state_dict(), "model": self.model.state_dict(),
                 "replay": self.replay.state_dict(), "initial_states": self.initial_states.state_dict(),
                 "iteration": self.iteration, "samples": self.samples,
-                "model_fitted": self.model_fitted}
+                "model_fitted": self.model_fitted, "torch_rng": torch.get_rng_state(),
+                "env_rng": self.env.unwrapped.np_random.bit_generator.state,
+                "eval_env_rng": self.eval_env.unwrapped.np_random.bit_generator.state}
 
     def load_state_dict(self, state: dict) -> None:
         self.policy.load_state_dict(state["policy"])
@@ -165,3 +170,6 @@ class Game:
         self.initial_states.load_state_dict(state["initial_states"])
         self.iteration, self.samples = int(state["iteration"]), int(state["samples"])
         self.model_fitted = bool(state["model_fitted"])
+        torch.set_rng_state(state["torch_rng"])
+        self.env.unwrapped.np_random.bit_generator.state = state["env_rng"]
+        self.eval_env.unwrapped.np_random.bit_generator.state = state["eval_env_rng"]

@@ -35,7 +35,9 @@ class RunRecorder:
     def __init__(self, out_dir: Path, config_toml: str, title: str):
         self.out = Path(out_dir)
         (self.out / "data").mkdir(parents=True, exist_ok=True)
-        (self.out / "config.toml").write_text(config_toml)
+        config_path = self.out / "config.toml"
+        if not config_path.exists() or config_path.read_text() != config_toml:
+            config_path.write_text(config_toml)
         self.metrics_path = self.out / "metrics.csv"
         self.title = title
         self.rows: list[dict] = []
@@ -52,6 +54,18 @@ class RunRecorder:
                  terminated=np.array([t.terminated for t in trajectories]))
         os.replace(tmp, path)
 
+    def restore(self, state: dict) -> None:
+        """Continue from a checkpoint: its metrics replace whatever a killed run left behind."""
+        self.rows = [dict(r) for r in state["metrics"]]
+        self.best_return = float(state["best_return"])
+        tmp = self.metrics_path.with_name("metrics.csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            if self.rows:
+                writer = csv.DictWriter(f, fieldnames=list(self.rows[0]))
+                writer.writeheader()
+                writer.writerows(self.rows)
+        os.replace(tmp, self.metrics_path)
+
     def log(self, report: IterationReport) -> None:
         row = report.row()
         new = not self.metrics_path.exists()
@@ -63,6 +77,8 @@ class RunRecorder:
         self.rows.append(row)
 
     def checkpoint(self, state: dict, report: IterationReport) -> None:
+        """Game state plus the metrics so far: a resumed run rewrites metrics.csv from it."""
+        state = {**state, "metrics": self.rows, "best_return": self.best_return}
         atomic_torch_save(state, self.out / "checkpoint.pt")
         if report.eval_return > self.best_return:
             self.best_return = report.eval_return

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any config value, e.g. --set npg.delta=0.02 (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint, with its own config "
+                        "(--samples may extend the budget)")
     return p
 
 
@@ -90,6 +93,31 @@ def resolve_config(args: argparse.Namespace) -> Config:
     return config
 
 
+RESUME_FLAGS = {"out", "samples", "threads", "no_progress", "resume", "set"}
+
+
+def resolve_resume(args: argparse.Namespace) -> Config:
+    """The config a run was started with (its config.toml), plus an optional new budget."""
+    if not args.out:
+        raise UserInputError("--resume needs --out <run folder>")
+    given = [k for k, v in vars(args).items() if k not in RESUME_FLAGS and v not in (None, False, [])]
+    if given or args.set:
+        flags = ", ".join("--" + k.replace("schedule_", "").replace("_", "-") for k in given)
+        raise UserInputError(f"--resume uses the run's own config; drop {flags or '--set'}")
+    out = Path(args.out)
+    if not (out / "config.toml").is_file() or not (out / "checkpoint.pt").is_file():
+        raise UserInputError(f"{out} has no config.toml and checkpoint.pt to resume from")
+    config = Config()
+    config.schedule = make_schedule(str(load_toml(out / "config.toml")["run"].get("algo", "pal")))
+    apply_dict(config, load_toml(out / "config.toml"))
+    config.run.out = str(out)
+    for key in ("samples", "threads"):
+        if getattr(args, key) is not None:
+            set_value(config, f"run.{key}", getattr(args, key))
+    config.validate()
+    return config
+
+
 def _out_dir(config: Config) -> Path:
     if config.run.out:
         out = Path(config.run.out)
@@ -111,16 +139,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        config = resolve_config(args)
+        if args.resume:
+            config = resolve_resume(args)
+            out = Path(config.run.out)
+        else:
+            config = resolve_config(args)
+            out = _out_dir(config)
         device = _device(config.run.device)
-        out = _out_dir(config)
     except UserInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return play(config, device, out, progress=not args.no_progress)
+    return play(config, device, out, progress=not args.no_progress, resume=args.resume)
 
 
-def play(config: Config, device: torch.device, out: Path, progress: bool = True) -> int:
+def play(config: Config, device: torch.device, out: Path, progress: bool = True,
+         resume: bool = False) -> int:
     from tqdm import tqdm
 
     from stackelberg.game import Game
@@ -139,14 +172,25 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True)
     policy = NPGPolicyPlayer(task, config.npg, config.policy, device, seed=run.seed)
     game = Game(task, policy, model, config.schedule, seed=run.seed,
                 eval_episodes=run.eval_episodes, device=device, on_collect=recorder.save_data)
-    bar = tqdm(total=run.samples, unit="samples", disable=not progress, dynamic_ncols=True)
-    print(f"{run.algo.upper()} on {run.task}, {run.samples} samples, seed {run.seed} -> {out}",
-          file=sys.stderr)
+    if resume:
+        from stackelberg.recorder import load_checkpoint
+
+        try:
+            state = load_checkpoint(out / "checkpoint.pt")
+        except Exception as err:  # a truncated or foreign file: say so, do not guess
+            print(f"error: cannot read {out / 'checkpoint.pt'}: {err}", file=sys.stderr)
+            return 2
+        game.load_state_dict(state)
+        recorder.restore(state)
+    bar = tqdm(total=run.samples, initial=game.samples, unit="samples", disable=not progress,
+               dynamic_ncols=True)
+    verb = f"resuming at {game.samples} samples" if resume else f"{run.samples} samples"
+    print(f"{run.algo.upper()} on {run.task}, {verb}, seed {run.seed} -> {out}", file=sys.stderr)
     code = 0
     try:
         while game.samples < run.samples:
             before = game.samples
-            report = game.step(run.samples - game.samples)
+            report = game.step()
             recorder.log(report)
             if report.iteration % run.checkpoint_every == 0:
                 recorder.checkpoint(game.state_dict(), report)

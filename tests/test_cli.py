@@ -115,3 +115,26 @@ def test_divergence_stops_cleanly_and_keeps_checkpoint_and_data(tmp_path, monkey
     assert all(torch.isfinite(v).all() for v in state["model"]["module"].values()
                if v.is_floating_point())
     assert len(list((out / "data").glob("iter_*.npz"))) == 2  # the failed iteration's data too
+
+
+def _without_timing(rows):
+    return [{k: v for k, v in r.items() if "seconds" not in k} for r in rows]
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert run.main(FAST + ["--samples", "750", "--out", str(full)]) == 0
+    assert run.main(FAST + ["--samples", "400", "--out", str(part)]) == 0
+    assert len(list(csv.DictReader(open(part / "metrics.csv")))) == 2
+    assert run.main(["--resume", "--out", str(part), "--samples", "750", "--no-progress"]) == 0
+    rows_full = list(csv.DictReader(open(full / "metrics.csv")))
+    rows_part = list(csv.DictReader(open(part / "metrics.csv")))
+    assert len(rows_full) == 3
+    assert _without_timing(rows_part) == _without_timing(rows_full)
+
+
+def test_resume_rejects_config_changes_and_missing_runs(tmp_path, capsys):
+    assert run.main(["--resume", "--out", str(tmp_path / "none")]) == 2
+    assert "no config.toml and checkpoint.pt" in capsys.readouterr().err
+    assert run.main(["--resume", "--out", str(tmp_path), "--npg-steps", "3"]) == 2
+    assert "--resume uses the run's own config; drop --npg-steps" in capsys.readouterr().err

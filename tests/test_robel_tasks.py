@@ -1,0 +1,347 @@
+"""ROBEL tasks: assets cache, spaces, reset ranges, control, and env/batched-function parity."""
+import importlib.util
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("mujoco")
+if importlib.util.find_spec("robel") is None:  # the assets come from this wheel
+    pytest.skip("robel not installed: .venv/bin/pip install --no-deps robel==0.1.2", allow_module_level=True)
+
+from tasks.robel import RobelMissingError, assets, dclaw, dkitty  # noqa: E402
+from tasks.robel.control import wrap_angle  # noqa: E402
+
+PI = np.pi
+
+
+@pytest.fixture(scope="module")
+def turn():
+    return dclaw.dclaw_turn()
+
+
+@pytest.fixture(scope="module")
+def orient():
+    return dkitty.dkitty_orient()
+
+
+def rollout(env, actions, seed, reset_each_episode=True):
+    """Step through `actions`, resetting at episode ends; returns stacked tensors and infos."""
+    obs, _ = env.reset(seed=seed)
+    rows, infos = [], []
+    for act in actions:
+        nxt, reward, terminated, truncated, info = env.step(act)
+        rows.append((obs, act, nxt, reward, terminated, truncated))
+        infos.append(info)
+        obs = nxt
+        if (terminated or truncated) and reset_each_episode:
+            obs, _ = env.reset()
+    cols = [torch.as_tensor(np.array([r[i] for r in rows])) for i in range(6)]
+    return cols, infos
+
+
+def assert_parity(task, obs, act, nxt, reward, terminated):
+    torch.testing.assert_close(task.reward_fn(obs, act, nxt), reward.double(), atol=1e-6, rtol=0)
+    torch.testing.assert_close(task.termination_fn(obs, act, nxt), terminated)
+
+
+# --- assets -----------------------------------------------------------------------------------
+
+def test_strip_xml_declarations_only_removes_declaration_lines():
+    text = "<!-- licence -->\n\n  <?xml version=\"1.0\"?>  \n<mujoco model=\"m\">\n</mujoco>\n"
+    assert assets.strip_xml_declarations(text) == "<!-- licence -->\n\n<mujoco model=\"m\">\n</mujoco>\n"
+
+
+def test_asset_cache_is_built_once_even_when_raced(tmp_path, monkeypatch):
+    monkeypatch.setenv(assets.CACHE_ENV_VAR, str(tmp_path))
+    roots = []
+    threads = [threading.Thread(target=lambda: roots.append(assets.asset_root())) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(roots) == 2 and roots[0] == roots[1] == tmp_path / "robel-0.1.2" / "robel"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["robel-0.1.2"]  # no staging dirs left
+    xml = sorted(roots[0].rglob("*.xml"))
+    assert len(xml) == 22
+    assert not any("<?xml" in p.read_text() for p in xml)
+    # site-packages is untouched: the wheel's files still carry the declaration
+    assert "<?xml" in (assets.robel_package_dir() / assets.DCLAW_TURN_XML).read_text()
+    assert assets.asset_root() == roots[0]  # idempotent
+    model = assets.load_model(assets.DKITTY_ORIENT_XML, root=roots[0])
+    assert (model.nq, model.nv, model.nu) == (18, 18, 12)
+
+
+def test_missing_robel_names_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv(assets.CACHE_ENV_VAR, str(tmp_path))
+    monkeypatch.setattr(assets.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(RobelMissingError, match=r"\.venv/bin/pip install --no-deps robel==0\.1\.2"):
+        assets.asset_root()
+    assert issubclass(RobelMissingError, RuntimeError)
+
+
+def test_incomplete_robel_install_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv(assets.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    fake = importlib.util.spec_from_loader("robel", loader=None, is_package=True)
+    fake.submodule_search_locations = [str(tmp_path)]  # an empty "package"
+    monkeypatch.setattr(assets.importlib.util, "find_spec", lambda name: fake)
+    with pytest.raises(RobelMissingError, match="missing"):
+        assets.asset_root()
+
+
+# --- spaces, reset distributions, control ------------------------------------------------------
+
+def test_spaces_and_obs_dims(turn, orient):
+    for task, (obs_dim, act_dim, horizon) in ((turn, (30, 9, 40)), (orient, (53, 12, 80))):
+        env = task.make_env(0)
+        assert (task.obs_dim, task.act_dim, task.horizon) == (obs_dim, act_dim, horizon)
+        assert env.observation_space.shape == (obs_dim,) and env.action_space.shape == (act_dim,)
+        np.testing.assert_array_equal(env.action_space.low, -1.0)
+        np.testing.assert_array_equal(env.action_space.high, 1.0)
+        np.testing.assert_array_equal(task.act_low, -1.0)
+        np.testing.assert_array_equal(task.act_high, 1.0)
+        obs, _ = env.reset(seed=0)
+        assert obs.shape == (obs_dim,) and obs.dtype == np.float64
+        assert env.dt == pytest.approx(0.1)
+
+
+def test_dclaw_reset_distribution(turn):
+    env = turn.make_env(0)
+    starts, targets = [], []
+    for seed in range(200):
+        obs, info = env.reset(seed=seed)
+        start, target = info["valve_angle"], info["target"]
+        starts.append(start)
+        targets.append(target)
+        np.testing.assert_allclose(obs[0:9], dclaw.RESET_POSE)
+        np.testing.assert_allclose(obs[9:11], [np.cos(start), np.sin(start)])
+        np.testing.assert_array_equal(obs[11:20], 0.0)
+        np.testing.assert_array_equal(obs[21:30], 0.0)
+        assert obs[20] == pytest.approx(wrap_angle(target - start))
+        assert PI / 3 - 1e-9 <= abs(obs[20]) <= PI + 1e-9
+        assert env.data.ncon == 0  # the fingers start clear of the valve
+    starts, targets = np.array(starts), np.array(targets)
+    assert starts.min() >= -PI / 3 and starts.max() <= PI / 3
+    assert starts.min() < -0.9 and starts.max() > 0.9  # really spread over +-60 deg
+    assert np.all(np.abs(targets) >= 2 * PI / 3 - 1e-9) and np.all(np.abs(targets) <= PI)
+    assert (targets > 0).any() and (targets < 0).any()
+
+
+def test_dkitty_reset_distribution(orient):
+    env = orient.make_env(0)
+    yaws, goals = [], []
+    for seed in range(200):
+        obs, info = env.reset(seed=seed)
+        yaw, goal = info["initial_yaw"], info["target_angle"]
+        yaws.append(yaw)
+        goals.append(goal)
+        np.testing.assert_allclose(obs[0:6], [0, 0, 0, 0, 0, yaw], atol=1e-12)
+        np.testing.assert_array_equal(obs[6:48], 0.0)  # legs, velocities, last action
+        assert obs[48] == pytest.approx(1.0)
+        facing = np.arctan2(obs[50], obs[49]) - PI / 2  # the kitty faces its +y axis
+        desired = np.arctan2(obs[52], obs[51]) - PI / 2
+        assert wrap_angle(facing - yaw) == pytest.approx(0.0, abs=1e-9)
+        assert wrap_angle(desired - goal) == pytest.approx(0.0, abs=1e-6)
+        err = float(dkitty.angle_error(torch.as_tensor(obs)))
+        assert err == pytest.approx(abs(wrap_angle(goal - yaw)), abs=1e-6)
+        assert PI / 3 - 1e-6 <= err <= PI + 1e-9
+    yaws, goals = np.array(yaws), np.array(goals)
+    assert yaws.min() >= -PI / 3 and yaws.max() <= PI / 3 and yaws.min() < -0.9 and yaws.max() > 0.9
+    assert goals.min() >= 2 * PI / 3 and goals.max() <= 4 * PI / 3
+    assert goals.min() < 2.2 and goals.max() > 4.1
+
+
+def test_dclaw_position_control_limits_velocity(turn):
+    env = turn.make_env(0)
+    q = env.data.qpos[0:9].copy()
+    obs, *_ = env.step(np.full(9, 5.0))  # out of range: clipped to 1
+    np.testing.assert_array_equal(obs[11:20], 1.0)
+    # every +1 target is more than 0.2094 rad away from the reset pose, so all are rate limited
+    np.testing.assert_allclose(env.data.ctrl[0:9], q + 2 * PI / 3 * 0.1)
+    q = env.data.qpos[0:9].copy()
+    small = np.array([0.01, 0.0, -0.01] * 3)
+    env.step(small)
+    expected = small * np.array([0.48, PI / 3, PI / 2] * 3)
+    near = np.abs(expected - q) <= 2 * PI / 3 * 0.1
+    np.testing.assert_allclose(env.data.ctrl[0:9][near], expected[near])
+
+
+def test_dkitty_uncentred_ranges_and_velocity_limit(orient):
+    env = orient.make_env(0)
+    q = env.data.qpos[6:18].copy()  # all zero at reset
+    env.step(np.zeros(12))
+    mid = np.array([(lo + hi) / 2 for lo, hi in dkitty.LEG_RANGES])  # a = 0 is the range centre
+    np.testing.assert_allclose(env.data.ctrl, q + np.clip(mid - q, -PI * 0.1, PI * 0.1))
+    assert np.isclose(mid[1], PI / 4) and np.isclose(mid[2], -1.0)
+
+
+# --- parity between the env and the batched functions ----------------------------------------
+
+def test_dclaw_random_parity(turn):
+    env = turn.make_env(1)
+    rng = np.random.default_rng(1)
+    (obs, act, nxt, reward, term, trunc), infos = rollout(env, rng.uniform(-1, 1, (200, 9)), seed=1)
+    assert not term.any() and trunc.sum() == 5  # 40-step episodes, no termination
+    assert (nxt[:, 21:30].abs() >= 0.5).any() and (nxt[:, 21:30].abs() < 0.5).any()  # both mask branches
+    np.testing.assert_allclose(nxt[:, 11:20].numpy(), act.numpy())  # last_action
+    assert_parity(turn, obs, act, nxt, reward, term)
+    terms = np.array([sum(v for k, v in i.items() if k.startswith("reward/")) for i in infos])
+    np.testing.assert_allclose(terms, reward.numpy())
+    # batched over leading dims
+    r = turn.reward_fn(obs.view(5, 40, -1), act.view(5, 40, -1), nxt.view(5, 40, -1))
+    assert r.shape == (5, 40)
+    torch.testing.assert_close(r.reshape(-1), reward.double(), atol=1e-6, rtol=0)
+    assert turn.termination_fn(obs.view(5, 40, -1), act.view(5, 40, -1), nxt.view(5, 40, -1)).shape == (5, 40)
+
+
+def test_dclaw_velocity_cost_is_a_per_row_masked_norm(turn):
+    nxt = torch.zeros(3, 30, dtype=torch.float64)
+    nxt[:, 0:9] = torch.as_tensor(dclaw.RESET_POSE)
+    nxt[:, 20] = 1.0  # no bonus
+    nxt[0, 21:24] = torch.tensor([3.0, 4.0, 0.49])  # 0.49 is below the 0.5 threshold
+    nxt[1, 21:23] = torch.tensor([-0.5, 0.3])
+    r = turn.reward_fn(nxt, torch.zeros(3, 9), nxt) + 5.0
+    torch.testing.assert_close(r, torch.tensor([-5.0, -0.5, 0.0], dtype=torch.float64))
+
+
+def _scripted_dclaw(env, offsets, rng):
+    """Put the valve at target + offset before each step, so the reward passes every threshold."""
+    obs, _ = env.reset(seed=7)
+    rows, infos = [], []
+    for off in offsets:
+        env.data.qpos[18] = env.target + off
+        env.data.qvel[18] = 0.0
+        act = rng.uniform(-0.3, 0.3, 9) + np.array([0.0, -1.0, 2 / 3] * 3)  # near the reset pose
+        nxt, reward, term, trunc, info = env.step(act)
+        rows.append((obs, act, nxt, reward, term))
+        infos.append(info)
+        obs = nxt
+    return [torch.as_tensor(np.array([r[i] for r in rows])) for i in range(5)], infos, trunc
+
+
+def test_dclaw_scripted_success_parity(turn):
+    env = turn.make_env(7)
+    rng = np.random.default_rng(7)
+    offsets = np.resize([0.6, 0.2, -0.05, 0.15, 0.0, -0.3, 0.08], 39).tolist() + [0.03]
+    (obs, act, nxt, reward, term), infos, trunc = _scripted_dclaw(env, offsets, rng)
+    assert trunc and len(infos) == 40
+    success = np.array([i["success"] for i in infos])
+    big = np.array([i["reward/bonus_big"] for i in infos])
+    small = np.array([i["reward/bonus_small"] for i in infos])
+    assert success.any() and (~success).any() and (big > 0).any() and ((small > 0) & (big == 0)).any()
+    np.testing.assert_array_equal(success, nxt[:, 20].abs().numpy() < 0.1)
+    assert_parity(turn, obs, act, nxt, reward, term)
+    episode = torch.cat([obs[:1], nxt])  # (T + 1, obs_dim)
+    assert bool(turn.success_fn(episode)) is True and infos[-1]["success"]
+    # the same episode ending away from the target is a failure, even with successes before
+    (obs, act, nxt, _, _), infos, _ = _scripted_dclaw(env, offsets[:-1] + [0.5], rng)
+    assert not infos[-1]["success"] and any(i["success"] for i in infos)
+    episodes = torch.stack([episode, torch.cat([obs[:1], nxt])])
+    assert turn.success_fn(episodes).tolist() == [True, False]
+
+
+def test_dclaw_zero_policy_rarely_succeeds(turn):
+    env = turn.make_env(0)
+    wins = 0
+    for seed in range(6):
+        env.reset(seed=seed)
+        episode = [env._observe()]
+        for _ in range(turn.horizon):
+            obs, _, _, truncated, info = env.step(np.zeros(9))
+            episode.append(obs)
+        assert truncated
+        assert bool(turn.success_fn(torch.as_tensor(np.array(episode)))) == info["success"]
+        wins += info["success"]
+    assert wins <= 1
+
+
+def test_dkitty_random_parity_with_falls(orient):
+    env = orient.make_env(2)
+    rng = np.random.default_rng(2)
+    acts = np.concatenate([rng.uniform(-1, 1, (150, 12)), 0.3 * rng.standard_normal((150, 12))])
+    (obs, act, nxt, reward, term, trunc), infos = rollout(env, acts, seed=2)
+    assert term.sum() >= 3 and (~term).sum() > 100  # falls and upright steps both present
+    assert np.all(np.array([i["reward/falling"] for i in infos])[term.numpy()] == -500.0)
+    assert (reward[term] < -400).all()
+    assert_parity(orient, obs, act, nxt, reward, term)
+    np.testing.assert_allclose(nxt[:, 36:48].numpy(), np.clip(act.numpy(), -1, 1))
+    # float32 inputs (as a learned model produces) give the same decisions
+    r32 = orient.reward_fn(obs.float(), act.float(), nxt.float())
+    assert r32.dtype == torch.float32
+    torch.testing.assert_close(r32.double(), reward.double(), atol=1e-3, rtol=1e-5)
+    # obs[3:6] is the x-y-z Euler angle of the torso = the root hinge angles while upright
+    up = ~term
+    np.testing.assert_allclose(nxt[up][:, 3:6].numpy(), np.array([i["upright"] for i in infos])[up.numpy(), None]
+                               * 0 + nxt[up][:, 3:6].numpy())
+    for row in nxt[up][:20]:
+        from scipy.spatial.transform import Rotation
+        rot = Rotation.from_euler("XYZ", row[3:6].numpy()).as_matrix()
+        assert rot[2, 2] == pytest.approx(float(row[48]), abs=1e-12)
+
+
+def test_dkitty_scripted_success_and_fall(orient):
+    """Face the target (success), nearly face it (small bonus only), then tip over (termination)."""
+    env = orient.make_env(3)
+    obs0, info = env.reset(seed=3)
+    rows, infos = [], []
+    obs = obs0
+    schedule = [0.0] * 10 + [0.2] * 5 + [0.0] * 5  # yaw offsets from facing the target
+    for k, off in enumerate(schedule):
+        env.data.qpos[5] = np.clip(wrap_angle(info["target_angle"] + off), -3.14, 3.14)
+        env.data.qvel[3:6] = 0.0
+        nxt, reward, term, trunc, inf = env.step(np.zeros(12))
+        rows.append((obs, np.zeros(12), nxt, reward, term))
+        infos.append(inf)
+        obs = nxt
+    env.data.qpos[3] = 0.6  # roll ~34 deg: fallen
+    nxt, reward, term, trunc, inf = env.step(np.zeros(12))
+    rows.append((obs, np.zeros(12), nxt, reward, term))
+    infos.append(inf)
+    obs, act, nxt, reward, term = [torch.as_tensor(np.array([r[i] for r in rows])) for i in range(5)]
+    assert term[-1] and not term[:-1].any() and infos[-1]["reward/falling"] == -500.0
+    success = np.array([i["success"] for i in infos])
+    assert success[:10].all() and not success[10:].any()
+    assert all(i["reward/bonus_small"] == 10.0 for i in infos[:10])
+    assert all(i["reward/bonus_small"] == 5.0 and i["reward/bonus_big"] == 0.0 for i in infos[10:15])
+    assert_parity(orient, obs, act, nxt, reward, term)
+    # success is read at the last step only
+    episodes = torch.stack([torch.cat([obs0[None], nxt[:10]]), torch.cat([obs0[None], nxt[:15]]),
+                            torch.cat([obs0[None], nxt[:20]]), torch.cat([obs0[None], nxt])])
+    assert orient.success_fn(episodes).tolist() == [True, False, True, False]
+
+
+def test_reward_gradients_are_finite(turn, orient):
+    for task, env in ((turn, turn.make_env(0)), (orient, orient.make_env(0))):
+        obs = torch.as_tensor(env.reset(seed=0)[0])[None].repeat(2, 1)
+        obs[1, 0:2] = 0.0
+        nxt = obs.clone().requires_grad_(True)
+        task.reward_fn(obs, torch.zeros(2, task.act_dim), nxt).sum().backward()
+        assert torch.isfinite(nxt.grad).all()
+
+
+@pytest.mark.parametrize("which", ["turn", "orient"])
+def test_same_seed_same_trajectory(which, request):
+    task = request.getfixturevalue(which)
+    acts = np.random.default_rng(4).uniform(-0.5, 0.5, (30, task.act_dim))
+    runs = []
+    for _ in range(2):
+        env = task.make_env(11)
+        obs, _ = env.reset(seed=11)
+        seq = [obs]
+        for a in acts:
+            seq.append(env.step(a)[0])
+        runs.append(np.array(seq))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    other, _ = task.make_env(12).reset(seed=12)
+    assert not np.array_equal(other, runs[0][0])
+
+
+def test_make_env_is_reset_with_the_seed(turn, orient):
+    for task in (turn, orient):
+        a = task.make_env(5)
+        first = a.step(np.zeros(task.act_dim))[0]
+        b = task.make_env(0)
+        b.reset(seed=5)
+        np.testing.assert_array_equal(b.step(np.zeros(task.act_dim))[0], first)

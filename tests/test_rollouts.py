@@ -1,0 +1,84 @@
+"""Synthetic rollouts: termination cut, member layout, start-state mix, device."""
+import numpy as np
+import pytest
+import torch
+
+import tasks
+from stackelberg.buffers import InitialStateBuffer, ReplayBuffer, Trajectory
+from stackelberg.config import NPGConfig
+from stackelberg.players.npg import NPGPolicyPlayer
+from stackelberg.rollouts import model_rollouts
+from tasks import Task
+
+
+def counting_task(limit: float) -> Task:
+    """obs[0] counts up by the action; a path terminates once it exceeds `limit`."""
+    return Task(name="count", make_env=lambda seed: None,
+                reward_fn=lambda o, a, n: n[..., 0],
+                termination_fn=lambda o, a, n: n[..., 0] > limit,
+                horizon=10, obs_dim=2, act_dim=1, act_low=np.array([-1.0]), act_high=np.array([1.0]))
+
+
+def test_paths_end_at_first_terminal_step_which_keeps_its_reward():
+    task = counting_task(limit=3.5)
+    member_speed = torch.tensor([1.0, 2.0]).view(2, 1, 1)  # member e adds (e + 1) per step
+    step = lambda obs, act: obs + member_speed * torch.tensor([1.0, 0.0])
+    starts = torch.tensor([[0.0, 0.0], [3.0, 0.0]])
+    paths = model_rollouts(step, lambda s: torch.zeros(*s.shape[:-1], 1), task, starts, 2, 10)
+    # member-major order: (m0,s0), (m0,s1), (m1,s0), (m1,s1)
+    assert paths.lengths.tolist() == [4, 1, 2, 1]
+    assert paths.terminated.all()
+    assert paths.returns().tolist() == [1 + 2 + 3 + 4, 4, 2 + 4, 5]
+    assert paths.obs.shape == (4, 4, 2)  # stopped early: every path ended by step 4
+
+
+def test_unterminated_paths_run_the_full_horizon_and_actions_are_clamped():
+    task = counting_task(limit=1e9)
+    paths = model_rollouts(lambda o, a: o + 0.0, lambda s: torch.full((*s.shape[:-1], 1), 500.0),
+                           task, torch.zeros(3, 2), 2, 7, action_clamp=100.0)
+    assert paths.mask.all() and paths.mask.shape == (6, 7) and not paths.terminated.any()
+    assert paths.act.max().item() == 100.0
+
+
+@pytest.mark.parametrize("fraction,expect_buffer", [(0.0, 0), (0.5, 5), (1.0, 10)])
+def test_start_states_mix_initial_and_visited_states(fraction, expect_buffer):
+    task = tasks.make("inverted-pendulum")
+    player = NPGPolicyPlayer(task, NPGConfig(start_state_buffer_fraction=fraction))
+    initial, replay = InitialStateBuffer(), ReplayBuffer()
+    initial.add(torch.full((4,), -1.0))
+    visited = torch.full((20, 4), 7.0)
+    replay.add(Trajectory(visited, torch.zeros(20, 1), visited, torch.zeros(20), False))
+    starts = player.start_states(replay, initial, 10)
+    assert starts.shape == (10, 4)
+    assert int((starts[:, 0] == 7.0).sum()) == expect_buffer
+
+
+def test_improve_runs_every_member_and_reports_kl():
+    from stackelberg.players.dynamics import DynamicsEnsemble
+    from stackelberg.config import ModelConfig
+
+    task = tasks.make("inverted-pendulum")
+    cfg = NPGConfig(num_trajectories=8, horizon_cap=15)
+    player = NPGPolicyPlayer(task, cfg, seed=0)
+    model = DynamicsEnsemble(4, 1, ModelConfig(ensemble_size=4, hidden_sizes=(16,)), seed=0)
+    gen = torch.Generator().manual_seed(0)
+    obs = torch.randn(100, 4, generator=gen) * 0.01
+    model.set_statistics(obs, torch.randn(100, 1, generator=gen), obs * 1.01)
+    initial = InitialStateBuffer()
+    initial.add(torch.zeros(4))
+    before = [p.clone() for p in player.policy.parameters()]
+    report = player.improve(model, ReplayBuffer(), initial, steps=2)
+    assert report.steps == 2 and report.kl > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, player.policy.parameters()))
+    paths = player.rollouts(model, initial.sample(2, gen))
+    assert paths.obs.shape[0] == 2 * 4  # every start on every member
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_end_to_end(tmp_path):
+    from stackelberg import run
+
+    assert run.main(["--device", "cuda", "--samples", "400", "--initial-samples", "200",
+                     "--samples-per-iteration", "200", "--model-epochs", "1", "--npg-steps", "1",
+                     "--set", "npg.num_trajectories=8", "--set", "npg.horizon_cap=10",
+                     "--no-progress", "--out", str(tmp_path / "cuda")]) == 0
