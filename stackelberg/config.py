@@ -51,6 +51,10 @@ class NPGConfig:
     cg_iters: int = 25  # [mjrl] Hopper configs (class default 10)
     cg_damping: float = 1e-3  # [mjrl] Hopper configs (class default 1e-4)
     fvp_sample_fraction: float = 1.0
+    # Halve the step until the measured KL(pi_old||pi_new) <= max_kl. Not in [P] or [mjrl]
+    # (set "none" to reproduce them); without it the KL of a normalised step reaches 0.5 when
+    # the advantages carry no signal, which collapsed PAL on inverted-pendulum (RESULTS.md).
+    max_kl: Optional[float] = 0.1
     num_trajectories: int = 200  # N_tau, split evenly over the ensemble members
     horizon_cap: int = 500  # rollout horizon = min(task horizon, horizon_cap)
     # fraction of start states drawn from real visited states (rest: initial-state buffer);
@@ -118,6 +122,7 @@ class Config:
             (self.npg.cg_iters >= 1, "npg.cg_iters must be >= 1"),
             (self.npg.cg_damping >= 0, "npg.cg_damping must be >= 0"),
             (0 < self.npg.fvp_sample_fraction <= 1, "npg.fvp_sample_fraction must be in (0, 1]"),
+            (self.npg.max_kl is None or self.npg.max_kl > 0, "npg.max_kl must be positive or none"),
             (self.npg.num_trajectories >= 1, "npg.num_trajectories must be >= 1"),
             (self.npg.horizon_cap >= 1, "npg.horizon_cap must be >= 1"),
             (0 <= self.npg.start_state_buffer_fraction <= 1,

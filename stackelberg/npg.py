@@ -17,7 +17,8 @@ from stackelberg.policy import GaussianMLPPolicy, gaussian_kl
 @dataclass
 class NPGStepInfo:
     kl: float  # mean KL(pi_old || pi_new) after the step
-    step_size: float  # alpha
+    step_size: float  # alpha (after any backtracking)
+    backtracks: int  # halvings needed to respect max_kl (-1: step rejected)
     grad_norm: float
     surrogate: float
 
@@ -42,9 +43,15 @@ def fisher_vector_product(policy: GaussianMLPPolicy, obs: torch.Tensor,
 
 def npg_step(policy: GaussianMLPPolicy, obs: torch.Tensor, act: torch.Tensor, adv: torch.Tensor,
              delta: float, cg_iters: int, cg_damping: float, entropy_coef: float = 0.0,
-             fvp_sample_fraction: float = 1.0,
+             fvp_sample_fraction: float = 1.0, max_kl: Optional[float] = None,
+             max_backtracks: int = 10,
              generator: Optional[torch.Generator] = None) -> NPGStepInfo:
-    """Update `policy` in place from (obs, act, advantage) samples."""
+    """Update `policy` in place from (obs, act, advantage) samples.
+
+    The normalised step aims at KL = delta / 2 under the quadratic model of the KL. Far from
+    that model (noise-only gradients push into low-curvature directions) the true KL can be
+    10-20x larger; `max_kl` halves the step until the measured KL is below it ([mjrl] has no
+    such check: max_kl=None reproduces it)."""
     params = list(policy.parameters())
     surrogate = (policy.log_prob(obs, act) * adv).mean()
     if entropy_coef:
@@ -58,16 +65,26 @@ def npg_step(policy: GaussianMLPPolicy, obs: torch.Tensor, act: torch.Tensor, ad
     direction = conjugate_gradient(fvp, grad, iters=cg_iters, x0=grad)
     alpha = torch.sqrt(torch.abs(delta / (grad @ direction + 1e-10)))
     old = parameters_to_vector(params).detach()
-    new = old + alpha * direction
-    if not torch.isfinite(new).all():
+    if not torch.isfinite(old + alpha * direction).all():
         raise NonFiniteError(
             "the NPG step produced NaN/inf policy parameters; lower npg.delta or raise "
             "npg.cg_damping")
     with torch.no_grad():
         old_mean, old_log_std = policy(obs)
-        vector_to_parameters(new, params)
-        policy.clamp_log_std()
-        mean, log_std = policy(obs)
-        kl = gaussian_kl(old_mean, old_log_std, mean, log_std).mean().item()
-    return NPGStepInfo(kl=kl, step_size=alpha.item(), grad_norm=grad.norm().item(),
-                       surrogate=surrogate.item())
+
+        def try_step(scale: torch.Tensor) -> float:
+            vector_to_parameters(old + scale * direction, params)
+            policy.clamp_log_std()
+            mean, log_std = policy(obs)
+            return gaussian_kl(old_mean, old_log_std, mean, log_std).mean().item()
+
+        kl, backtracks = try_step(alpha), 0
+        while max_kl is not None and kl > max_kl:
+            if backtracks == max_backtracks:
+                vector_to_parameters(old, params)  # reject: no acceptable step along this line
+                kl, backtracks, alpha = 0.0, -1, torch.zeros_like(alpha)
+                break
+            alpha, backtracks = alpha / 2, backtracks + 1
+            kl = try_step(alpha)
+    return NPGStepInfo(kl=kl, step_size=alpha.item(), backtracks=backtracks,
+                       grad_norm=grad.norm().item(), surrogate=surrogate.item())

@@ -85,3 +85,22 @@ def test_npg_step_increases_surrogate_and_keeps_log_std_in_bounds():
     after = (policy.log_prob(obs, act) * adv).mean().item()
     assert after > before
     assert policy.log_std.min().item() >= -2.5
+
+
+def test_max_kl_backtracks_a_step_that_overshoots():
+    """Noise-only advantages on many samples: the plain step's true KL exceeds the limit."""
+    torch.manual_seed(0)
+    obs = torch.randn(20000, 4) * 0.05
+    results = {}
+    for limit in (None, 0.05):
+        torch.manual_seed(0)
+        policy = GaussianMLPPolicy(4, 1, (64, 64), init_log_std=-1)
+        with torch.no_grad():
+            act = policy.sample(obs)
+        adv = torch.randn(20000)
+        kls = [npg_step(policy, obs, act, (adv - adv.mean()) / adv.std(), 0.05, 25, 1e-3,
+                        max_kl=limit) for _ in range(4)]
+        results[limit] = kls
+    assert max(i.kl for i in results[None]) > 0.05  # the failure the guard exists for
+    assert all(i.kl <= 0.05 for i in results[0.05])
+    assert any(i.backtracks > 0 for i in results[0.05])

@@ -65,6 +65,7 @@ class NPGPolicyPlayer(nn.Module):
         cfg = self.npg
         per_member = math.ceil(cfg.num_trajectories / model.ensemble_size)
         kl, returns, value_loss = float("nan"), float("nan"), float("nan")
+        backtracks, rejected = 0, 0
         for _ in range(steps):
             paths = self.rollouts(model, self.start_states(replay, initial_states, per_member))
             if cfg.min_rollout_length > 1:
@@ -87,11 +88,14 @@ class NPGPolicyPlayer(nn.Module):
             flat_adv = (flat_adv - flat_adv.mean()) / (flat_adv.std() + 1e-6) if flat_adv.numel() > 1 else flat_adv
             info = npg_step(self.policy, paths.obs[m], paths.act[m], flat_adv, cfg.delta,
                             cfg.cg_iters, cfg.cg_damping, cfg.entropy_coef,
-                            cfg.fvp_sample_fraction, self.generator)
+                            cfg.fvp_sample_fraction, cfg.max_kl, generator=self.generator)
             kl = info.kl
+            backtracks += max(info.backtracks, 0)
+            rejected += info.backtracks < 0
             value_loss = self.value.fit(features[m], targets[m], self.generator)
         return ImproveReport(steps=steps, kl=kl, model_return=returns,
-                             extras={"value_loss": value_loss,
+                             extras={"value_loss": value_loss, "kl_backtracks": backtracks,
+                                     "rejected_steps": rejected,
                                      "log_std": self.policy.log_std.mean().item()})
 
     def state_dict(self, *args, **kwargs) -> dict:  # type: ignore[override]
