@@ -4,11 +4,17 @@ from __future__ import annotations
 from typing import Callable, Dict
 
 from tasks.base import SuccessFn, Task, TransitionFn
+from tasks.ant import ant
 from tasks.gym_tasks import hopper, inverted_pendulum
+from tasks.pen import pen
+from tasks.reacher import reacher_7dof
 
 _REGISTRY: Dict[str, Callable[[], Task]] = {
     "inverted-pendulum": inverted_pendulum,
     "hopper": hopper,
+    "ant": ant,
+    "reacher-7dof": reacher_7dof,
+    "pen": pen,
 }
 
 
