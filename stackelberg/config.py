@@ -81,6 +81,7 @@ class RunConfig:
     eval_episodes: int = 5
     threads: int = 0  # torch threads; 0 = all cores
     checkpoint_every: int = 1
+    snapshot_every: int = 10  # keep snapshots/iter_XXXX.pt (policy + model) for diagnostics; 0 = off
     plot_every: int = 5
 
 

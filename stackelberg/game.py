@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator, Optional
 
 import torch
@@ -37,9 +37,13 @@ class IterationReport:
     improve_seconds: float
     eval_seconds: float
     seconds: float  # wall-clock of the whole iteration
+    policy_extras: dict = field(default_factory=dict)  # player-specific numbers (e.g. log_std)
 
     def row(self) -> dict:
-        return asdict(self)
+        row = asdict(self)
+        extras = row.pop("policy_extras")
+        row.update({f"policy_{k}": v for k, v in sorted(extras.items())})
+        return row
 
 
 class Game:
@@ -140,7 +144,7 @@ class Game:
             train_return=sum(t.reward.sum().item() for t in trajectories) / len(trajectories),
             fit_steps=fitted.steps, improve_steps=improved.steps, buffer_size=len(self.replay),
             collect_seconds=t1 - t0, fit_seconds=fit_seconds, improve_seconds=improve_seconds,
-            eval_seconds=t4 - t3, seconds=t4 - t0)
+            eval_seconds=t4 - t3, seconds=t4 - t0, policy_extras=dict(improved.extras))
         self.iteration += 1
         for name in ("policy_kl", "model_train_loss"):
             if not math.isfinite(getattr(report, name)):

@@ -85,6 +85,15 @@ class RunRecorder:
             atomic_torch_save({"policy": state["policy"], "iteration": report.iteration,
                                "eval_return": report.eval_return}, self.out / "policy_best.pt")
 
+    def snapshot(self, state: dict, report: IterationReport) -> Path:
+        """Policy and model of one iteration, kept for later diagnosis (stackelberg.diagnose)."""
+        folder = self.out / "snapshots"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"iter_{report.iteration:04d}.pt"
+        atomic_torch_save({"policy": state["policy"], "model": state["model"],
+                           "iteration": report.iteration, "samples": report.samples}, path)
+        return path
+
     def plot(self, path: Optional[Path] = None) -> Path:
         from stackelberg.plots import plot_learning_curve
 

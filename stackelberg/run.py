@@ -192,8 +192,12 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
             before = game.samples
             report = game.step()
             recorder.log(report)
-            if report.iteration % run.checkpoint_every == 0:
-                recorder.checkpoint(game.state_dict(), report)
+            last = game.samples >= run.samples
+            state = game.state_dict()
+            if report.iteration % run.checkpoint_every == 0 or last:
+                recorder.checkpoint(state, report)
+            if run.snapshot_every and (report.iteration % run.snapshot_every == 0 or last):
+                recorder.snapshot(state, report)
             if run.plot_every and report.iteration % run.plot_every == 0:
                 recorder.plot()
             bar.update(game.samples - before)
