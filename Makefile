@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[test]'
+	# ROBEL's wheel pins old gym/mujoco-py; only its MJCF assets are used (tasks/robel)
+	$(PY) -m pip install --quiet --no-deps robel==0.1.2
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -8,6 +8,7 @@ from tasks.ant import ant
 from tasks.gym_tasks import hopper, inverted_pendulum
 from tasks.pen import pen
 from tasks.reacher import reacher_7dof
+from tasks.robel import dclaw_turn, dkitty_orient
 
 _REGISTRY: Dict[str, Callable[[], Task]] = {
     "inverted-pendulum": inverted_pendulum,
@@ -15,6 +16,8 @@ _REGISTRY: Dict[str, Callable[[], Task]] = {
     "ant": ant,
     "reacher-7dof": reacher_7dof,
     "pen": pen,
+    "dclaw-turn": dclaw_turn,
+    "dkitty-orient": dkitty_orient,
 }
 
 

@@ -1,7 +1,6 @@
 """ROBEL tasks: assets cache, spaces, reset ranges, control, and env/batched-function parity."""
 import importlib.util
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from scipy.spatial.transform import Rotation
 
 mujoco = pytest.importorskip("mujoco")
 if importlib.util.find_spec("robel") is None:  # the assets come from this wheel
-    pytest.skip("robel not installed: .venv/bin/pip install --no-deps robel==0.1.2", allow_module_level=True)
+    pytest.skip("robel missing: .venv/bin/pip install --no-deps robel==0.1.2", allow_module_level=True)
 
 from tasks.robel import RobelMissingError, assets, dclaw, dkitty  # noqa: E402
 from tasks.robel.control import wrap_angle  # noqa: E402
@@ -28,7 +27,7 @@ def orient():
     return dkitty.dkitty_orient()
 
 
-def rollout(env, actions, seed, reset_each_episode=True):
+def rollout(env, actions, seed):
     """Step through `actions`, resetting at episode ends; returns stacked tensors and infos."""
     obs, _ = env.reset(seed=seed)
     rows, infos = [], []
@@ -37,7 +36,7 @@ def rollout(env, actions, seed, reset_each_episode=True):
         rows.append((obs, act, nxt, reward, terminated, truncated))
         infos.append(info)
         obs = nxt
-        if (terminated or truncated) and reset_each_episode:
+        if terminated or truncated:
             obs, _ = env.reset()
     cols = [torch.as_tensor(np.array([r[i] for r in rows])) for i in range(6)]
     return cols, infos
@@ -51,8 +50,9 @@ def assert_parity(task, obs, act, nxt, reward, terminated):
 # --- assets -----------------------------------------------------------------------------------
 
 def test_strip_xml_declarations_only_removes_declaration_lines():
-    text = "<!-- licence -->\n\n  <?xml version=\"1.0\"?>  \n<mujoco model=\"m\">\n</mujoco>\n"
-    assert assets.strip_xml_declarations(text) == "<!-- licence -->\n\n<mujoco model=\"m\">\n</mujoco>\n"
+    body = '<mujoco model="m">\n</mujoco>\n'
+    text = '<!-- licence -->\n\n  <?xml version="1.0"?>  \n' + body
+    assert assets.strip_xml_declarations(text) == "<!-- licence -->\n\n" + body
 
 
 def test_asset_cache_is_built_once_even_when_raced(tmp_path, monkeypatch):
@@ -183,9 +183,11 @@ def test_dkitty_uncentred_ranges_and_velocity_limit(orient):
 def test_dclaw_random_parity(turn):
     env = turn.make_env(1)
     rng = np.random.default_rng(1)
-    (obs, act, nxt, reward, term, trunc), infos = rollout(env, rng.uniform(-1, 1, (200, 9)), seed=1)
+    actions = rng.uniform(-1, 1, (200, 9))
+    (obs, act, nxt, reward, term, trunc), infos = rollout(env, actions, seed=1)
     assert not term.any() and trunc.sum() == 5  # 40-step episodes, no termination
-    assert (nxt[:, 21:30].abs() >= 0.5).any() and (nxt[:, 21:30].abs() < 0.5).any()  # both mask branches
+    speed = nxt[:, 21:30].abs()
+    assert (speed >= 0.5).any() and (speed < 0.5).any()  # both branches of the velocity mask
     np.testing.assert_allclose(nxt[:, 11:20].numpy(), act.numpy())  # last_action
     assert_parity(turn, obs, act, nxt, reward, term)
     terms = np.array([sum(v for k, v in i.items() if k.startswith("reward/")) for i in infos])
@@ -194,7 +196,8 @@ def test_dclaw_random_parity(turn):
     r = turn.reward_fn(obs.view(5, 40, -1), act.view(5, 40, -1), nxt.view(5, 40, -1))
     assert r.shape == (5, 40)
     torch.testing.assert_close(r.reshape(-1), reward.double(), atol=1e-6, rtol=0)
-    assert turn.termination_fn(obs.view(5, 40, -1), act.view(5, 40, -1), nxt.view(5, 40, -1)).shape == (5, 40)
+    done = turn.termination_fn(obs.view(5, 40, -1), act.view(5, 40, -1), nxt.view(5, 40, -1))
+    assert done.shape == (5, 40) and done.dtype == torch.bool
 
 
 def test_dclaw_velocity_cost_is_a_per_row_masked_norm(turn):
@@ -247,8 +250,7 @@ def test_dclaw_zero_policy_rarely_succeeds(turn):
     env = turn.make_env(0)
     wins = 0
     for seed in range(6):
-        env.reset(seed=seed)
-        episode = [env._observe()]
+        episode = [env.reset(seed=seed)[0]]
         for _ in range(turn.horizon):
             obs, _, _, truncated, info = env.step(np.zeros(9))
             episode.append(obs)
@@ -324,7 +326,8 @@ def test_dkitty_scripted_success_and_fall(orient):
     assert_parity(orient, obs, act, nxt, reward, term)
     # success is read at the last step only
     episode = torch.cat([torch.as_tensor(obs0)[None], nxt])  # (T + 1, obs_dim)
-    assert [bool(orient.success_fn(episode[: t + 1])) for t in (10, 15, 20, 21)] == [True, False, True, False]
+    ends = (10, 15, 20, 21)
+    assert [bool(orient.success_fn(episode[: t + 1])) for t in ends] == [True, False, True, False]
     assert orient.success_fn(torch.stack([episode[:11], episode[5:16]])).tolist() == [True, False]
 
 

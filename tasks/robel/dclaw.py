@@ -1,0 +1,148 @@
+"""DClaw-Turn (ROBEL `DClawTurnRandom-v0`): turn a three-spoke valve to a random target angle.
+
+Observation (30): ROBEL's 21-dim default observation with the claw joint velocities appended,
+because ROBEL's reward penalizes those velocities and a learned model can then be scored
+exactly from its predicted observation.
+
+| idx   | meaning                                            |
+|-------|----------------------------------------------------|
+| 0:9   | claw joint angles                                  |
+| 9, 10 | cos, sin of the valve angle                        |
+| 11:20 | last (clipped) action, zeros right after reset     |
+| 20    | target_error = wrap(target - valve angle)          |
+| 21:30 | claw joint velocities                              |
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation
+
+from tasks.base import Task
+from tasks.robel.assets import DCLAW_TURN_XML, load_model
+from tasks.robel.control import PositionGroup, RobelEnv, safe_sqrt, wrap_angle
+
+OBS_DIM, ACT_DIM, HORIZON = 30, 9, 40
+CLAW_JOINTS = ("FFJ10", "FFJ11", "FFJ12", "MFJ20", "MFJ21", "MFJ22", "THJ30", "THJ31", "THJ32")
+CLAW_RANGES = [(-0.48, 0.48), (-np.pi / 3, np.pi / 3), (-np.pi / 2, np.pi / 2)] * 3
+CLAW_VMAX = 2 * np.pi / 3
+RESET_POSE = np.array([0.0, -np.pi / 3, np.pi / 3] * 3)  # also the nominal pose of the reward
+VALVE_JOINT = "valve_OBJRx"
+VALVE_RANGE = (-np.pi, np.pi)  # ROBEL's object group range, used to clip the reset angle
+START_RANGE = (-np.pi / 3, np.pi / 3)
+TARGET_OFFSET_RANGE = (-np.pi / 3, np.pi / 3)  # target = wrap(pi + offset)
+SUCCESS_THRESHOLD = 0.1
+# obs slices
+QPOS, COS, SIN, LAST_ACTION, TARGET_ERROR, QVEL = slice(0, 9), 9, 10, slice(11, 20), 20, slice(21, 30)
+
+
+class DClawTurnEnv(RobelEnv):
+    """DClawTurnRandom under MuJoCo 4: ROBEL position control, no termination, 40 steps."""
+
+    def __init__(self) -> None:
+        model = load_model(DCLAW_TURN_XML)
+        group = PositionGroup.build(model, CLAW_JOINTS, CLAW_RANGES, CLAW_VMAX)
+        super().__init__(model, group, OBS_DIM, HORIZON)
+        valve = model.joint(VALVE_JOINT).id
+        self._valve_q = int(model.jnt_qposadr[valve])
+        self._valve_v = int(model.jnt_dofadr[valve])
+        self._target_body = model.body("target").id
+        self.target = 0.0
+
+    def _reset_task(self) -> Dict[str, Any]:
+        # Same draw order as ROBEL: start angle, then target offset.
+        start = self.np_random.uniform(*START_RANGE)
+        self.target = float(wrap_angle(np.pi + self.np_random.uniform(*TARGET_OFFSET_RANGE)))
+        # The target body only marks the goal visually (ROBEL sets its yaw too).
+        yaw = Rotation.from_euler("z", self.target)
+        self.model.body_quat[self._target_body] = yaw.as_quat(scalar_first=True)
+        d = self.data
+        d.qpos[self.group.qpos_idx] = self.group.clip_qpos(RESET_POSE)
+        d.qvel[self.group.qpos_idx] = 0.0
+        d.qpos[self._valve_q] = np.clip(start, *VALVE_RANGE)
+        d.qvel[self._valve_v] = 0.0
+        return {"valve_angle": float(d.qpos[self._valve_q]), "target": self.target}
+
+    def target_error(self) -> float:
+        return float(wrap_angle(self.target - self.data.qpos[self._valve_q]))
+
+    def _observe(self) -> np.ndarray:
+        d, idx = self.data, self.group.qpos_idx
+        angle = d.qpos[self._valve_q]
+        return np.concatenate([
+            d.qpos[idx], [np.cos(angle), np.sin(angle)], self.last_action, [self.target_error()],
+            d.qvel[idx],
+        ])
+
+    def _evaluate(self) -> Tuple[Dict[str, float], bool, Dict[str, Any]]:
+        # Straight from the simulator state, following ROBEL; `turn_reward` must agree.
+        dist = abs(self.target_error())
+        qpos = self.data.qpos[self.group.qpos_idx]
+        qvel = self.data.qvel[self.group.qpos_idx]
+        terms = {
+            "target_dist_cost": -5.0 * dist,
+            "pose_diff_cost": -float(np.linalg.norm(qpos - RESET_POSE)),
+            "joint_vel_cost": -float(np.linalg.norm(qvel[np.abs(qvel) >= 0.5])),
+            "bonus_small": 10.0 * float(dist < 0.25),
+            "bonus_big": 50.0 * float(dist < 0.10),
+        }
+        score = {"success": bool(dist < SUCCESS_THRESHOLD), "points": 1.0 - dist / np.pi,
+                 "target_distance": dist}
+        return terms, False, score
+
+
+# --- batched torch functions ----------------------------------------------------------------
+
+def turn_reward(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+    """ROBEL's turn reward from the next observation; both norms are taken per row."""
+    dist = next_obs[..., TARGET_ERROR].abs()
+    nominal = torch.as_tensor(RESET_POSE, dtype=next_obs.dtype, device=next_obs.device)
+    pose = next_obs[..., QPOS] - nominal
+    vel = next_obs[..., QVEL]
+    fast = (vel.abs() >= 0.5).to(vel.dtype)  # only joints at >= 0.5 rad/s are penalized
+    return (
+        -5.0 * dist
+        - safe_sqrt((pose * pose).sum(-1))
+        - safe_sqrt((vel * vel * fast).sum(-1))
+        + 10.0 * (dist < 0.25).to(dist.dtype)
+        + 50.0 * (dist < 0.10).to(dist.dtype)
+    )
+
+
+def turn_termination(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+    """DClaw-Turn never terminates early."""
+    return torch.zeros(next_obs.shape[:-1], dtype=torch.bool, device=next_obs.device)
+
+
+def turn_success(episode_obs: torch.Tensor) -> torch.Tensor:
+    """Success is judged at the last step, as ROBEL's episode logger does: |target_error| < 0.1."""
+    return episode_obs[..., -1, TARGET_ERROR].abs() < SUCCESS_THRESHOLD
+
+
+def make_dclaw_turn_env(seed: Optional[int] = None) -> DClawTurnEnv:
+    """A DClaw-Turn env, already reset once with `seed`."""
+    env = DClawTurnEnv()
+    env.reset(seed=seed)
+    return env
+
+
+def dclaw_turn() -> Task:
+    return Task(
+        name="dclaw-turn",
+        make_env=make_dclaw_turn_env,
+        reward_fn=turn_reward,
+        termination_fn=turn_termination,
+        horizon=HORIZON,
+        obs_dim=OBS_DIM,
+        act_dim=ACT_DIM,
+        act_low=np.full(ACT_DIM, -1.0),
+        act_high=np.full(ACT_DIM, 1.0),
+        success_fn=turn_success,
+        description=(
+            "ROBEL DClawTurnRandom-v0 (MuJoCo 4): turn a valve from U(-60, 60) deg to 180 +- 60 deg. "
+            "Obs = ROBEL's 21-dim default + claw joint velocities (30); 40 steps of 0.1 s; "
+            "success = |target error| < 0.1 rad at the last step."
+        ),
+    )
