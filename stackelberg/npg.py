@@ -26,7 +26,8 @@ class NPGStepInfo:
 def fisher_vector_product(policy: GaussianMLPPolicy, obs: torch.Tensor,
                           damping: float) -> Callable[[torch.Tensor], torch.Tensor]:
     """v -> (H_KL + damping I) v, the Hessian of mean_s KL(pi_old(.|s) || pi_theta(.|s)) at
-    theta = theta_old, which equals the Fisher information matrix of the policy."""
+    theta = theta_old, which equals the Fisher information matrix of the policy. Works for any
+    policy with `forward(obs) -> (mean, log_std)`; `npg_step` prefers a policy's own closed form."""
     params = list(policy.parameters())
     with torch.no_grad():
         old_mean, old_log_std = policy(obs)
@@ -61,7 +62,9 @@ def npg_step(policy: GaussianMLPPolicy, obs: torch.Tensor, act: torch.Tensor, ad
     if fvp_sample_fraction < 1.0:
         count = max(1, int(fvp_sample_fraction * obs.shape[0]))
         fvp_obs = obs[torch.randperm(obs.shape[0], generator=generator)[:count].to(obs.device)]
-    fvp = fisher_vector_product(policy, fvp_obs, cg_damping)
+    closed_form = getattr(policy, "fisher_vector_product", None)
+    fvp = closed_form(fvp_obs, cg_damping) if closed_form else \
+        fisher_vector_product(policy, fvp_obs, cg_damping)
     direction = conjugate_gradient(fvp, grad, iters=cg_iters, x0=grad)
     alpha = torch.sqrt(torch.abs(delta / (grad @ direction + 1e-10)))
     old = parameters_to_vector(params).detach()

@@ -1,10 +1,18 @@
 """What a run leaves on disk: resolved config, metrics.csv, every collected transition,
-atomic checkpoints (last and best) and the learning-curve PNG."""
+atomic checkpoints (last, previous and best) and the learning-curve PNG.
+
+`checkpoint_prev.pt` is the checkpoint before `checkpoint.pt`. Writes are atomic, so a killed
+run never leaves a half-written checkpoint; the previous one is there for what atomic writes do
+not cover (a file damaged or truncated later, or a foreign file in its place). Resuming from it
+is still exact: the game is deterministic given a checkpoint, so the iteration it lacks is
+replayed identically.
+"""
 from __future__ import annotations
 
 import csv
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -12,17 +20,36 @@ import numpy as np
 import torch
 
 from stackelberg.buffers import Trajectory
+from stackelberg.errors import UserInputError
 from stackelberg.game import IterationReport
 
+CHECKPOINT = "checkpoint.pt"
+PREVIOUS_CHECKPOINT = "checkpoint_prev.pt"
+CHECKPOINT_KEYS = ("policy", "model", "replay", "initial_states", "iteration", "samples",
+                   "model_fitted", "torch_rng", "env_rng", "eval_env_rng", "metrics", "best_return")
 
-def atomic_torch_save(obj: dict, path: Path) -> None:
+
+class CheckpointError(UserInputError):
+    """No checkpoint of a run folder can be read; the CLI turns it into exit code 2."""
+
+
+def atomic_torch_save(obj: dict, path: Path, previous: Optional[Path] = None) -> None:
     """Write to a temporary file in the same folder, fsync, then rename: a crash mid-write
-    leaves the previous file intact."""
+    leaves the previous file intact. With `previous`, the file being replaced is kept there
+    (a hard link, so at every instant both names hold complete files)."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         torch.save(obj, f)
         f.flush()
         os.fsync(f.fileno())
+    if previous is not None and path.exists():
+        link = previous.with_name(previous.name + ".tmp")
+        link.unlink(missing_ok=True)
+        try:
+            os.link(path, link)
+        except OSError:  # a filesystem without hard links
+            shutil.copyfile(path, link)
+        os.replace(link, previous)
     os.replace(tmp, path)
 
 
@@ -31,13 +58,46 @@ def load_checkpoint(path: str | Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def load_latest_checkpoint(out_dir: str | Path) -> tuple[Optional[dict], list[str]]:
+    """The newest readable checkpoint of a run folder and a warning per unreadable one.
+
+    Returns (None, []) if the run never wrote a checkpoint (it was stopped in its first
+    iteration; starting again is exact). Raises `CheckpointError` with a one-line message if
+    checkpoints exist but none can be read."""
+    out = Path(out_dir)
+    paths = [p for p in (out / CHECKPOINT, out / PREVIOUS_CHECKPOINT) if p.is_file()]
+    problems: list[str] = []
+    if paths and not (out / CHECKPOINT).is_file():
+        problems.append(f"{out / CHECKPOINT} is missing")
+    for path in paths:
+        try:
+            state = load_checkpoint(path)
+            missing = [k for k in CHECKPOINT_KEYS if k not in state] if isinstance(state, dict) \
+                else ["dict"]
+            if missing:
+                raise ValueError(f"not a run checkpoint (no {', '.join(missing)})")
+        except Exception as err:  # truncated, corrupted or foreign: say so, try the previous one
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            problems.append(f"cannot read {path}: {reason}")
+            continue
+        warnings = [f"{p}; using {path.name} instead ({int(state['iteration'])} iterations, "
+                    f"{int(state['samples'])} samples)" for p in problems]
+        return state, warnings
+    if problems:
+        raise CheckpointError("; ".join(problems) + ". No usable checkpoint: start a new run "
+                              f"(every collected transition is kept in {out / 'data'})")
+    return None, []
+
+
 class RunRecorder:
     def __init__(self, out_dir: Path, config_toml: str, title: str):
         self.out = Path(out_dir)
         (self.out / "data").mkdir(parents=True, exist_ok=True)
         config_path = self.out / "config.toml"
         if not config_path.exists() or config_path.read_text() != config_toml:
-            config_path.write_text(config_toml)
+            tmp = config_path.with_name("config.toml.tmp")  # a resume needs it whole
+            tmp.write_text(config_toml)
+            os.replace(tmp, config_path)
         self.metrics_path = self.out / "metrics.csv"
         self.title = title
         self.rows: list[dict] = []
@@ -58,6 +118,9 @@ class RunRecorder:
         """Continue from a checkpoint: its metrics replace whatever a killed run left behind."""
         self.rows = [dict(r) for r in state["metrics"]]
         self.best_return = float(state["best_return"])
+        if not self.rows:  # `log` writes the header when the file is missing
+            self.metrics_path.unlink(missing_ok=True)
+            return
         tmp = self.metrics_path.with_name("metrics.csv.tmp")
         with open(tmp, "w", newline="") as f:
             if self.rows:
@@ -79,7 +142,7 @@ class RunRecorder:
     def checkpoint(self, state: dict, report: IterationReport) -> None:
         """Game state plus the metrics so far: a resumed run rewrites metrics.csv from it."""
         state = {**state, "metrics": self.rows, "best_return": self.best_return}
-        atomic_torch_save(state, self.out / "checkpoint.pt")
+        atomic_torch_save(state, self.out / CHECKPOINT, previous=self.out / PREVIOUS_CHECKPOINT)
         if report.eval_return > self.best_return:
             self.best_return = report.eval_return
             atomic_torch_save({"policy": state["policy"], "iteration": report.iteration,

@@ -105,7 +105,7 @@ def resolve_resume(args: argparse.Namespace) -> Config:
         flags = ", ".join("--" + k.replace("schedule_", "").replace("_", "-") for k in given)
         raise UserInputError(f"--resume uses the run's own config; drop {flags or '--set'}")
     out = Path(args.out)
-    if not (out / "config.toml").is_file() or not (out / "checkpoint.pt").is_file():
+    if not (out / "config.toml").is_file():  # a missing checkpoint is handled by `play`
         raise UserInputError(f"{out} has no config.toml and checkpoint.pt to resume from")
     config = Config()
     config.schedule = make_schedule(str(load_toml(out / "config.toml")["run"].get("algo", "pal")))
@@ -173,14 +173,23 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     game = Game(task, policy, model, config.schedule, seed=run.seed,
                 eval_episodes=run.eval_episodes, device=device, on_collect=recorder.save_data)
     if resume:
-        from stackelberg.recorder import load_checkpoint
+        # checkpoint.pt, else checkpoint_prev.pt with a warning; none at all means the run was
+        # stopped in its first iteration, and starting it again is exact
+        from stackelberg.recorder import CheckpointError, load_latest_checkpoint
 
         try:
-            state = load_checkpoint(out / "checkpoint.pt")
-        except Exception as err:  # a truncated or foreign file: say so, do not guess
-            print(f"error: cannot read {out / 'checkpoint.pt'}: {err}", file=sys.stderr)
+            state, warnings = load_latest_checkpoint(out)
+        except CheckpointError as err:
+            print(f"error: {err}", file=sys.stderr)
             return 2
-        game.load_state_dict(state)
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if state is None:
+            print(f"note: {out} has no checkpoint yet; starting the run from the beginning",
+                  file=sys.stderr)
+            state = {"metrics": [], "best_return": -math.inf}
+        else:
+            game.load_state_dict(state)
         recorder.restore(state)
     bar = tqdm(total=run.samples, initial=game.samples, unit="samples", disable=not progress,
                dynamic_ncols=True)

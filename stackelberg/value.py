@@ -23,7 +23,8 @@ class ValueBaseline(nn.Module):
                  weight_decay: float = 1e-3, batch_size: int = 128, epochs: int = 1):
         super().__init__()
         self.net = mlp(obs_dim + 4, 1, hidden_sizes)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr, weight_decay=weight_decay)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr, weight_decay=weight_decay,
+                                          fused=True)
         self.batch_size, self.epochs = batch_size, epochs
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

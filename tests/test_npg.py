@@ -47,10 +47,11 @@ def test_fisher_vector_product_equals_explicit_fisher_matrix():
     obs = torch.randn(11, 3, dtype=torch.float64)
     fisher = _explicit_fisher(policy, obs)
     damping = 0.1
-    fvp = fisher_vector_product(policy, obs, damping)
-    for _ in range(3):
-        v = torch.randn(fisher.shape[0], dtype=torch.float64)
-        torch.testing.assert_close(fvp(v), fisher @ v + damping * v)
+    for fvp in (fisher_vector_product(policy, obs, damping),  # generic: Hessian of the KL
+                policy.fisher_vector_product(obs, damping)):  # closed form
+        for _ in range(3):
+            v = torch.randn(fisher.shape[0], dtype=torch.float64)
+            torch.testing.assert_close(fvp(v), fisher @ v + damping * v)
 
 
 @pytest.mark.parametrize("delta", [0.01, 0.05])
