@@ -128,7 +128,6 @@ class Game:
             fit_seconds, improve_seconds = t3 - t2, t2 - t1
         else:
             fitted = self._fit(); t2 = time.perf_counter()
-            self.model_fitted = True
             improved = self._improve(); t3 = time.perf_counter()
             fit_seconds, improve_seconds = t2 - t1, t3 - t2
         self.model_fitted = True
@@ -146,9 +145,9 @@ class Game:
             collect_seconds=t1 - t0, fit_seconds=fit_seconds, improve_seconds=improve_seconds,
             eval_seconds=t4 - t3, seconds=t4 - t0, policy_extras=dict(improved.extras))
         self.iteration += 1
-        for name in ("policy_kl", "model_train_loss"):
-            if not math.isfinite(getattr(report, name)):
-                raise NonFiniteError(f"{name} became non-finite in iteration {report.iteration}")
+        if not math.isfinite(report.model_train_loss):
+            raise NonFiniteError(f"the model's training loss became non-finite in iteration "
+                                 f"{report.iteration}; lower model.lr")
         return report
 
     def play(self, total_samples: int) -> Iterator[IterationReport]:
