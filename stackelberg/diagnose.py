@@ -94,7 +94,8 @@ def component_from_args(values: Optional[Sequence[str]], task_name: str, obs_dim
     try:
         indices = [int(v) for item in values for v in item.split(",") if v.strip()]
     except ValueError:
-        raise UserInputError(f"--component expects state indices or 'task', got {' '.join(values)}") from None
+        given = " ".join(values)
+        raise UserInputError(f"--component expects state indices or 'task', got {given}") from None
     return resolve_component(indices, obs_dim)
 
 
@@ -119,7 +120,8 @@ def diagnose(folder: Path, snapshots: Sequence[Path], starts: int, horizon: Opti
             policy.load_state_dict(state["policy"])
             model.load_state_dict(state["model"])
         except Exception as err:  # truncated, foreign or mismatched file: name it, do not guess
-            raise UserInputError(f"cannot load {path}: {str(err).splitlines()[0]}") from None
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise UserInputError(f"cannot load {path}: {reason}") from None
         iteration = int(state["iteration"]) - (1 if path.name == "checkpoint.pt" else 0)
         result = model_error_amplification(policy, model, task, starts, horizon, component, seed,
                                            config.npg.action_clamp)
@@ -159,8 +161,8 @@ def plot_stages(stages: list[dict], path: Path, title: str, logy: bool = False) 
     n = len(stages)
     cols = min(n, 4)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(max(3.8 * cols, 6.0), 3.0 * rows + 0.8), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(3.8 * cols, 6.0), 3.0 * rows + 0.8),
+                             sharex=True, sharey=True, squeeze=False)
     for ax, stage in zip(axes.flat, stages):
         r: ErrorAmplification = stage["result"]
         t = torch.arange(r.horizon + 1).numpy()
@@ -174,6 +176,7 @@ def plot_stages(stages: list[dict], path: Path, title: str, logy: bool = False) 
             ax.axvline(int(ended[0]), color="gray", ls=":", lw=1, label="first real termination")
         ax.set_title(f"iter {stage['iteration']}, {stage['samples']:,} samples", fontsize=10)
         ax.set_xlabel("look-ahead t (steps)")
+        ax.tick_params(labelbottom=True)  # sharex hides them above a hidden (empty) panel
         ax.grid(alpha=0.3)
         if logy:
             ax.set_yscale("log")
