@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	# pip >= 24.1 rejects robel 0.1.2's malformed metadata (transforms3d pin), so pip stays below it
+	$(PY) -m pip install --quiet 'pip>=23,<24.1'
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[test]'
 	# ROBEL's wheel pins old gym/mujoco-py; only its MJCF assets are used (tasks/robel)

@@ -4,8 +4,10 @@ from stackelberg.buffers import InitialStateBuffer, ReplayBuffer, Trajectory
 from stackelberg.config import Config, ModelConfig, NPGConfig, PolicyConfig, RunConfig
 from stackelberg.errors import NonFiniteError, UserInputError
 from stackelberg.game import Game, IterationReport
-from stackelberg.players import (DynamicsEnsemble, FitReport, ImproveReport, ModelPlayer,
-                                 NPGPolicyPlayer, PolicyPlayer)
+from stackelberg.mbpo_config import MBPO_TASK_DEFAULTS, MBPOConfig, ProbabilisticModelConfig
+from stackelberg.players import (DynamicsEnsemble, FitReport, ImproveReport, MBPOPolicyPlayer,
+                                 ModelPlayer, NPGPolicyPlayer, PolicyPlayer, ProbabilisticEnsemble,
+                                 build_mbpo_players)
 from stackelberg.schedules import BR, GDA, MAL, PAL, Schedule, make_schedule
 
 __version__ = "0.1.0"
@@ -15,4 +17,6 @@ __all__ = [
     "ModelPlayer", "PolicyPlayer", "DynamicsEnsemble", "NPGPolicyPlayer", "FitReport",
     "ImproveReport", "ReplayBuffer", "InitialStateBuffer", "Trajectory", "Config", "ModelConfig",
     "NPGConfig", "PolicyConfig", "RunConfig", "UserInputError", "NonFiniteError",
+    "ProbabilisticEnsemble", "MBPOPolicyPlayer", "build_mbpo_players", "MBPOConfig",
+    "ProbabilisticModelConfig", "MBPO_TASK_DEFAULTS",
 ]

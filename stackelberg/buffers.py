@@ -32,6 +32,7 @@ class ReplayBuffer:
         self.capacity = capacity
         self._trajectories: deque[Trajectory] = deque()
         self._size = 0
+        self._total_added = 0
         self._cache: Optional[dict[str, torch.Tensor]] = None
 
     def __len__(self) -> int:
@@ -41,9 +42,16 @@ class ReplayBuffer:
     def num_trajectories(self) -> int:
         return len(self._trajectories)
 
+    @property
+    def total_added(self) -> int:
+        """Transitions ever added, including those since dropped: a monotonic clock of real
+        environment steps, so a player can tell how much new data arrived since it last looked."""
+        return self._total_added
+
     def add(self, trajectory: Trajectory) -> None:
         self._trajectories.append(trajectory)
         self._size += len(trajectory)
+        self._total_added += len(trajectory)
         # FIFO over whole trajectories, but never drop the newest one.
         while self.capacity is not None and self._size > self.capacity and len(self._trajectories) > 1:
             self._size -= len(self._trajectories.popleft())
@@ -67,6 +75,7 @@ class ReplayBuffer:
     def state_dict(self) -> dict:
         return {
             "capacity": -1 if self.capacity is None else self.capacity,
+            "total_added": self._total_added,
             "trajectories": [
                 {"obs": t.obs, "act": t.act, "next_obs": t.next_obs, "reward": t.reward,
                  "terminated": torch.tensor(t.terminated)} for t in self._trajectories
@@ -79,6 +88,8 @@ class ReplayBuffer:
         self._size = 0
         for t in state["trajectories"]:
             self.add(Trajectory(t["obs"], t["act"], t["next_obs"], t["reward"], bool(t["terminated"])))
+        # checkpoints from before the counter existed: the stored transitions are the best guess
+        self._total_added = int(state.get("total_added", self._size))
 
 
 class InitialStateBuffer:

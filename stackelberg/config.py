@@ -1,6 +1,7 @@
 """Every knob of a run as a dataclass field with the paper's default, loadable from TOML.
 
-Sections: `[run]`, `[schedule]`, `[model]`, `[policy]`, `[npg]`. Unknown keys and values of the
+Sections: `[run]`, `[schedule]`, `[model]`, `[policy]`, `[npg]`, and for the MBPO backend
+`[mbpo]` and `[probabilistic_model]`. Unknown keys and values of the
 wrong type are rejected with a message naming the valid choices.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from stackelberg.errors import UserInputError
+from stackelberg.mbpo_config import MBPOConfig, ProbabilisticModelConfig
 from stackelberg.schedules import PAL, Schedule
 
 
@@ -74,6 +76,9 @@ class NPGConfig:
 class RunConfig:
     task: str = "inverted-pendulum"
     algo: str = "pal"
+    policy: str = "npg"  # the policy player: "npg" ([P] Subroutine 1) or "mbpo" (SAC, branched rollouts)
+    # the model player: "deterministic" ([P]), "probabilistic" (MBPO's), "auto" = the policy's own
+    model_player: str = "auto"
     samples: int = 10_000
     seed: int = 0
     device: str = "cpu"
@@ -92,6 +97,15 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     npg: NPGConfig = field(default_factory=NPGConfig)
+    mbpo: MBPOConfig = field(default_factory=MBPOConfig)
+    probabilistic_model: ProbabilisticModelConfig = field(default_factory=ProbabilisticModelConfig)
+
+    @property
+    def model_player(self) -> str:
+        """The model player that `run.model_player = "auto"` resolves to."""
+        if self.run.model_player != "auto":
+            return self.run.model_player
+        return "probabilistic" if self.run.policy == "mbpo" else "deterministic"
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         out = {}
@@ -107,6 +121,10 @@ class Config:
         checks = [
             (self.run.samples > 0, "run.samples must be positive"),
             (self.run.eval_episodes >= 0, "run.eval_episodes must be >= 0"),
+            (self.run.policy in POLICY_PLAYERS,
+             f"run.policy must be one of {', '.join(POLICY_PLAYERS)}, got {self.run.policy!r}"),
+            (self.run.model_player in MODEL_PLAYERS,
+             f"run.model_player must be one of {', '.join(MODEL_PLAYERS)}, got {self.run.model_player!r}"),
             (self.run.device in ("cpu", "cuda") or self.run.device.startswith("cuda:"),
              "run.device must be cpu or cuda"),
             (self.model.ensemble_size >= 1, "model.ensemble_size must be >= 1"),
@@ -134,6 +152,12 @@ class Config:
             if not ok:
                 raise UserInputError(message)
         self.schedule.validate()
+        self.mbpo.validate()
+        self.probabilistic_model.validate()
+
+
+POLICY_PLAYERS = ("npg", "mbpo")
+MODEL_PLAYERS = ("auto", "deterministic", "probabilistic")
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
@@ -141,7 +165,8 @@ SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
 
 def _section_class(name: str) -> type:
     return {"run": RunConfig, "schedule": Schedule, "model": ModelConfig,
-            "policy": PolicyConfig, "npg": NPGConfig}[name]
+            "policy": PolicyConfig, "npg": NPGConfig, "mbpo": MBPOConfig,
+            "probabilistic_model": ProbabilisticModelConfig}[name]
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:

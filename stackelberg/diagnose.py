@@ -104,15 +104,13 @@ def component_from_args(values: Optional[Sequence[str]], task_name: str, obs_dim
 def diagnose(folder: Path, snapshots: Sequence[Path], starts: int, horizon: Optional[int],
              component_args: Optional[Sequence[str]], seed: int) -> tuple[list[dict], str]:
     """Rebuild the task and players as `stackelberg.run` does, load each snapshot, measure."""
-    from stackelberg.players.dynamics import DynamicsEnsemble
-    from stackelberg.players.npg import NPGPolicyPlayer
+    from stackelberg.build import build_players
     from stackelberg.recorder import load_checkpoint
 
     config = load_config(folder)
     task = tasks.make(config.run.task)
     component = component_from_args(component_args, task.name, task.obs_dim)
-    model = DynamicsEnsemble(task.obs_dim, task.act_dim, config.model, "cpu", seed=config.run.seed)
-    policy = NPGPolicyPlayer(task, config.npg, config.policy, "cpu", seed=config.run.seed)
+    policy, model = build_players(config, task, "cpu")
     stages = []
     for path in snapshots:
         try:

@@ -25,8 +25,8 @@ from stackelberg.game import IterationReport
 
 CHECKPOINT = "checkpoint.pt"
 PREVIOUS_CHECKPOINT = "checkpoint_prev.pt"
-CHECKPOINT_KEYS = ("policy", "model", "replay", "initial_states", "iteration", "samples",
-                   "model_fitted", "torch_rng", "env_rng", "eval_env_rng", "metrics", "best_return")
+# what any run checkpoint has (the game's own keys may grow): tells a foreign file apart
+CHECKPOINT_KEYS = ("policy", "model", "iteration", "samples", "metrics", "best_return")
 
 
 class CheckpointError(UserInputError):

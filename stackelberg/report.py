@@ -1,8 +1,8 @@
 """`python -m stackelberg.report RUN_FOLDER...`: curves over seeds and a Markdown table.
 
-Runs are grouped by (task, algorithm) from each folder's config.toml. Each seed's curve is
-interpolated linearly onto a common sample grid inside the range that seed covers; the band is a
-95% Student-t confidence interval of the mean over seeds (scipy).
+Runs are grouped by (task, algorithm, policy backend) from each folder's config.toml. Each seed's
+curve is interpolated linearly onto a common sample grid inside the range that seed covers; the
+band is a 95% Student-t confidence interval of the mean over seeds (scipy).
 """
 from __future__ import annotations
 
@@ -47,7 +47,10 @@ def load_run(folder: Path, metric: str) -> RunCurve:
     if metric not in rows[0]:
         raise UserInputError(f"unknown metric {metric!r}; metrics.csv has: {', '.join(rows[0])}")
     run = tomllib.loads(config.read_text())["run"]
-    return RunCurve(folder, run["task"], run.get("algo", "?"), int(run.get("seed", 0)),
+    algo = run.get("algo", "?")
+    if run.get("policy", "npg") != "npg":  # another policy backend is another method
+        algo = f"{algo}+{run['policy']}"
+    return RunCurve(folder, run["task"], algo, int(run.get("seed", 0)),
                     np.array([float(r["samples"]) for r in rows]),
                     np.array([float(r[metric]) for r in rows]),
                     np.cumsum([float(r["seconds"]) for r in rows]))
@@ -115,17 +118,19 @@ def table(groups: dict, metric: str, target: Optional[float]) -> str:
             f"best {metric} (mean)"]
     if target is not None:
         head.append(f"samples to reach {target:g} (per seed)")
-    head.append("s/iteration (mean)")
+    head += ["s/iteration (mean)", "s per 1000 samples (mean)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (task, algo), curves in groups.items():
         finals = np.array([c.values[-1] for c in curves])
         mean, ci = mean_and_ci(finals[:, None])
         row = [task, algo, str(len(curves)), ", ".join(str(int(c.samples[-1])) for c in curves),
-               f"{mean[0]:.1f} ± {ci[0]:.1f}", f"{np.mean([c.values.max() for c in curves]):.1f}"]
+               f"{mean[0]:.1f} ± {ci[0]:.1f}" if len(curves) > 1 else f"{mean[0]:.1f} (one seed)",
+               f"{np.mean([c.values.max() for c in curves]):.1f}"]
         if target is not None:
             hits = [c.first_reaching(target) for c in curves]
             row.append(", ".join("not reached" if h is None else str(h) for h in hits))
         row.append(f"{np.mean([c.seconds[-1] / len(c.values) for c in curves]):.1f}")
+        row.append(f"{np.mean([1000 * c.seconds[-1] / c.samples[-1] for c in curves]):.1f}")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 import tasks
-from stackelberg.config import Config, apply_dict, config_to_toml, load_toml, set_value
+from stackelberg.config import (MODEL_PLAYERS, POLICY_PLAYERS, Config, apply_dict, config_to_toml,
+                                load_toml, set_value)
 from stackelberg.errors import NonFiniteError, UserInputError
 from stackelberg.schedules import SCHEDULES, Schedule, make_schedule
 
@@ -33,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="policy = PAL (policy as leader), model = MAL (model as leader)")
     p.add_argument("--algo", choices=sorted(SCHEDULES), help="game solver (default pal)")
     p.add_argument("--task", choices=tasks.names(), help="task (default inverted-pendulum)")
+    p.add_argument("--policy", choices=POLICY_PLAYERS,
+                   help="policy player: npg (default, [P]) or mbpo (SAC on branched model rollouts; "
+                        "the schedule knobs then default to MBPO's loop)")
+    p.add_argument("--model-player", choices=MODEL_PLAYERS,
+                   help="model player: deterministic ensemble ([P]) or probabilistic (MBPO's); "
+                        "auto (default) = the policy player's own")
     p.add_argument("--samples", type=int, help="real environment steps to collect (default 10000)")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", help="output folder (default runs/out/<task>-<algo>-s<seed>-<time>)")
@@ -71,9 +78,12 @@ def resolve_config(args: argparse.Namespace) -> Config:
         algo = leader_algo
     config = Config()
     config.schedule = make_schedule(str(algo))
+    file_run = file_data.get("run", {}) if isinstance(file_data.get("run"), dict) else {}
+    if (args.policy or file_run.get("policy")) == "mbpo":
+        use_mbpo_defaults(config, str(args.task or file_run.get("task", config.run.task)))
     apply_dict(config, file_data)
     config.run.algo = config.schedule.name = str(algo).lower()
-    for key in ("task", "samples", "seed", "out", "device", "threads"):
+    for key in ("task", "samples", "seed", "out", "device", "threads", "policy", "model_player"):
         if getattr(args, key) is not None:
             set_value(config, f"run.{key}", getattr(args, key))
     if args.eval_episodes is not None:
@@ -91,6 +101,23 @@ def resolve_config(args: argparse.Namespace) -> Config:
         raise UserInputError(f"unknown task {config.run.task!r}; valid tasks: {', '.join(tasks.names())}")
     config.validate()
     return config
+
+
+def use_mbpo_defaults(config: Config, task: str) -> None:
+    """The MBPO backend's defaults for `task`: the official per-task settings, and schedule
+    knobs that make the game MBPO's loop (explore, then fit the model to early stopping on all
+    data every `model_train_freq` steps). The algorithm keeps its turn order; any knob can
+    still be overridden by the config file and flags."""
+    from stackelberg.mbpo_config import mbpo_config_for
+
+    config.mbpo = mbpo_config_for(task)
+    schedule = config.schedule
+    schedule.initial_samples = config.mbpo.initial_random_steps
+    schedule.samples_per_iteration = config.mbpo.model_train_freq
+    schedule.buffer_capacity = None
+    schedule.model_epochs = 10_000  # an upper bound: the probabilistic model stops early
+    schedule.model_min_steps = 0
+    schedule.model_max_steps = 10**9
 
 
 RESUME_FLAGS = {"out", "samples", "threads", "no_progress", "resume", "set"}
@@ -156,9 +183,8 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
          resume: bool = False) -> int:
     from tqdm import tqdm
 
+    from stackelberg.build import build_players
     from stackelberg.game import Game
-    from stackelberg.players.dynamics import DynamicsEnsemble
-    from stackelberg.players.npg import NPGPolicyPlayer
     from stackelberg.recorder import RunRecorder
 
     run = config.run
@@ -167,9 +193,10 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     torch.manual_seed(run.seed)
     np.random.seed(run.seed)
     task = tasks.make(run.task)
-    recorder = RunRecorder(out, config_to_toml(config), f"{run.algo.upper()} on {run.task} (seed {run.seed})")
-    model = DynamicsEnsemble(task.obs_dim, task.act_dim, config.model, device, seed=run.seed)
-    policy = NPGPolicyPlayer(task, config.npg, config.policy, device, seed=run.seed)
+    backend = "" if run.policy == "npg" else f" ({run.policy.upper()} policy)"
+    recorder = RunRecorder(out, config_to_toml(config),
+                           f"{run.algo.upper()}{backend} on {run.task} (seed {run.seed})")
+    policy, model = build_players(config, task, device)
     game = Game(task, policy, model, config.schedule, seed=run.seed,
                 eval_episodes=run.eval_episodes, device=device, on_collect=recorder.save_data)
     if resume:
@@ -194,7 +221,7 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     bar = tqdm(total=run.samples, initial=game.samples, unit="samples", disable=not progress,
                dynamic_ncols=True)
     verb = f"resuming at {game.samples} samples" if resume else f"{run.samples} samples"
-    print(f"{run.algo.upper()} on {run.task}, {verb}, seed {run.seed} -> {out}", file=sys.stderr)
+    print(f"{run.algo.upper()}{backend} on {run.task}, {verb}, seed {run.seed} -> {out}", file=sys.stderr)
     code = 0
     try:
         while game.samples < run.samples:

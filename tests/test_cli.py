@@ -58,6 +58,8 @@ def test_config_file_and_cli_precedence(tmp_path):
     (["--set", "nodot"], "SECTION.KEY=VALUE"),
     (["--leader", "policy", "--algo", "mal"], "--leader policy means --algo pal"),
     (["--buffer-capacity", "0"], "buffer_capacity must be positive"),
+    (["--policy", "mbpo", "--set", "mbpo.real_ratio=2"], "mbpo: real_ratio must be in [0, 1]"),
+    (["--set", "run.policy=ppo"], "run.policy must be one of npg, mbpo"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -138,3 +140,39 @@ def test_resume_rejects_config_changes_and_missing_runs(tmp_path, capsys):
     assert "no config.toml and checkpoint.pt" in capsys.readouterr().err
     assert run.main(["--resume", "--out", str(tmp_path), "--npg-steps", "3"]) == 2
     assert "--resume uses the run's own config; drop --npg-steps" in capsys.readouterr().err
+
+
+MBPO_FAST = ["--policy", "mbpo", "--samples", "700", "--initial-samples", "300",
+             "--set", "mbpo.updates_per_step=1", "--set", "mbpo.rollouts_per_env_step=2",
+             "--set", "mbpo.min_pool_size=0", "--set", "probabilistic_model.hidden_sizes=16,16",
+             "--set", "probabilistic_model.weight_decays=0,0,0", "--set", "mbpo.hidden_sizes=16,16",
+             "--model-epochs", "3", "--eval-episodes", "1", "--no-progress"]
+
+
+def test_mbpo_defaults_are_the_task_settings_and_mbpo_loop():
+    args = run.build_parser().parse_args(["--policy", "mbpo", "--task", "hopper"])
+    config = run.resolve_config(args)
+    assert config.model_player == "probabilistic"
+    assert config.mbpo.updates_per_step == 20 and config.mbpo.rollout_schedule == (20, 150, 1, 15)
+    assert config.schedule.initial_samples == 5000 and config.schedule.samples_per_iteration == 250
+    assert config.schedule.buffer_capacity is None
+    pendulum = run.resolve_config(run.build_parser().parse_args(["--policy", "mbpo", "--initial-samples", "100"]))
+    assert pendulum.mbpo.updates_per_step == 10 and pendulum.schedule.initial_samples == 100
+    assert run.resolve_config(run.build_parser().parse_args([])).model_player == "deterministic"
+
+
+def test_mbpo_short_run_and_exact_resume(tmp_path):
+    """--policy mbpo writes the same outputs as NPG runs, with SAC's numbers as policy extras,
+    and resumes exactly (SAC, model buffer and both RNGs are in the checkpoint)."""
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert run.main(MBPO_FAST + ["--out", str(full)]) == 0
+    rows = list(csv.DictReader(open(full / "metrics.csv")))
+    samples = [int(r["samples"]) for r in rows]
+    assert len(rows) == 3 and samples[-1] >= 700  # episodes are collected whole
+    assert float(rows[-1]["policy_alpha"]) != 1.0  # the temperature was tuned
+    assert int(rows[-1]["improve_steps"]) == samples[-1] - samples[-2]  # G=1 update per new step
+    assert 'policy = "mbpo"' in (full / "config.toml").read_text()
+    assert run.main(MBPO_FAST + ["--samples", "500", "--out", str(part)]) == 0
+    assert run.main(["--resume", "--out", str(part), "--samples", "700", "--no-progress"]) == 0
+    rows_part = list(csv.DictReader(open(part / "metrics.csv")))
+    assert _without_timing(rows_part) == _without_timing(rows)
