@@ -5,6 +5,7 @@ from stackelberg.config import Config, ModelConfig, NPGConfig, PolicyConfig, Run
 from stackelberg.errors import NonFiniteError, UserInputError
 from stackelberg.game import Game, IterationReport
 from stackelberg.mbpo_config import MBPO_TASK_DEFAULTS, MBPOConfig, ProbabilisticModelConfig
+from stackelberg.perturbations import Perturbation, parse_perturbation
 from stackelberg.players import (DynamicsEnsemble, FitReport, ImproveReport, MBPOPolicyPlayer,
                                  ModelPlayer, NPGPolicyPlayer, PolicyPlayer, ProbabilisticEnsemble,
                                  build_mbpo_players)
@@ -18,5 +19,5 @@ __all__ = [
     "ImproveReport", "ReplayBuffer", "InitialStateBuffer", "Trajectory", "Config", "ModelConfig",
     "NPGConfig", "PolicyConfig", "RunConfig", "UserInputError", "NonFiniteError",
     "ProbabilisticEnsemble", "MBPOPolicyPlayer", "build_mbpo_players", "MBPOConfig",
-    "ProbabilisticModelConfig", "MBPO_TASK_DEFAULTS",
+    "ProbabilisticModelConfig", "MBPO_TASK_DEFAULTS", "Perturbation", "parse_perturbation",
 ]

@@ -88,6 +88,9 @@ class RunConfig:
     checkpoint_every: int = 1
     snapshot_every: int = 10  # keep snapshots/iter_XXXX.pt (policy + model) for diagnostics; 0 = off
     plot_every: int = 5
+    # world changes during the run, e.g. "dynamics@10000:target=forearm,scale=1.3" or "goals@8000"
+    # (syntax and defaults: stackelberg/perturbations.py); in config.toml with sizes filled in
+    perturb: tuple[str, ...] = ()
 
 
 @dataclass
@@ -178,7 +181,9 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return None
         return _coerce(value, next(a for a in args if a is not type(None)), where)
     if origin is tuple:
-        if isinstance(value, str):
+        if isinstance(value, str) and args[0] is str:  # texts may hold commas: ";" separates
+            value = [v.strip() for v in value.split(";") if v.strip()]
+        elif isinstance(value, str):
             value = [v for v in value.replace("(", "").replace(")", "").split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise UserInputError(f"{where} must be a list, got {value!r}")

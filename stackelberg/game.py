@@ -1,16 +1,20 @@
 """The game loop: one loop for every schedule. Each iteration the world is sampled with the
-current policy, and the two players move in the order and by the amounts the schedule says."""
+current policy, and the two players move in the order and by the amounts the schedule says.
+Perturbations (`stackelberg.perturbations`) change the world before the collection they are
+due at."""
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, Sequence
 
+import gymnasium as gym
 import torch
 
 from stackelberg.buffers import InitialStateBuffer, ReplayBuffer, Trajectory
 from stackelberg.errors import NonFiniteError
+from stackelberg.perturbations import Perturbation, PerturbationPlan
 from stackelberg.players.base import ModelPlayer, PolicyPlayer
 from stackelberg.rollouts import model_rollouts
 from stackelberg.schedules import Schedule
@@ -24,6 +28,7 @@ class IterationReport:
     samples: int  # real environment steps so far
     eval_return: float  # J(pi, W): mean return of deterministic evaluation episodes
     eval_success: float  # success rate of those episodes (NaN without a success function)
+    eval_score: float  # mean of the task's score_fn over those episodes (NaN without one)
     model_return: float  # J(pi, M): the model's prediction of the same episodes
     model_loss_fresh: float  # the model player's payoff on this iteration's new data, before fitting
     model_train_loss: float
@@ -37,6 +42,8 @@ class IterationReport:
     improve_seconds: float
     eval_seconds: float
     seconds: float  # wall-clock of the whole iteration
+    # perturbations that changed the world before this iteration's collection ("; "-separated)
+    perturbation: str = ""
     policy_extras: dict = field(default_factory=dict)  # player-specific numbers (e.g. log_std)
 
     def row(self) -> dict:
@@ -55,24 +62,33 @@ class Game:
 
     def __init__(self, task: Task, policy: PolicyPlayer, model: ModelPlayer, schedule: Schedule,
                  seed: int = 0, eval_episodes: int = 5, device: str | torch.device = "cpu",
-                 on_collect: Optional[Callable[[int, list[Trajectory]], None]] = None):
+                 on_collect: Optional[Callable[[int, list[Trajectory]], None]] = None,
+                 perturbations: Sequence[Perturbation | str] = ()):
         """`on_collect(iteration, trajectories)` runs as soon as real data arrives, before either
-        player moves, so a recorder can persist every sample even if training then fails."""
+        player moves, so a recorder can persist every sample even if training then fails.
+        `perturbations` (or their text, `dynamics@10000`) each fire once, on the training and
+        the evaluation env, before the first collection that starts with at least `at_samples`
+        samples; they are checked against the task here, so a bad one fails before training."""
         schedule.validate()
+        self.perturbations = PerturbationPlan(task, perturbations)
         self.on_collect = on_collect
         self.device = torch.device(device)
         self.task, self.policy, self.model, self.schedule = task, policy, model, schedule
         self.eval_episodes = eval_episodes
         self.replay = ReplayBuffer(schedule.buffer_capacity)
         self.initial_states = InitialStateBuffer()
-        self.env = task.make_env(seed)
-        self.eval_env = task.make_env(seed + 10_000)
-        # seed here too, so a user's make_env need not; later resets continue these streams
-        self.env.reset(seed=seed)
-        self.eval_env.reset(seed=seed + 10_000)
+        self.seed = seed
+        self.env, self.eval_env = self._make_envs()
         self.iteration = 0
         self.samples = 0
         self.model_fitted = False
+
+    def _make_envs(self) -> tuple[gym.Env, gym.Env]:
+        env, eval_env = self.task.make_env(self.seed), self.task.make_env(self.seed + 10_000)
+        # seed here too, so a user's make_env need not; later resets continue these streams
+        env.reset(seed=self.seed)
+        eval_env.reset(seed=self.seed + 10_000)
+        return env, eval_env
 
     # --- the players' moves ---------------------------------------------------------------
     def _act(self, deterministic: bool):
@@ -107,6 +123,7 @@ class Game:
     def step(self) -> IterationReport:
         """One iteration of the game."""
         t0 = time.perf_counter()
+        fired = self.perturbations.fire(self.samples, (self.env, self.eval_env))
         s = self.schedule
         wanted = s.initial_samples if self.iteration == 0 else s.samples_for(self.task.horizon)
         trajectories = world.collect(self.env, self._act(False), self.task, wanted)
@@ -138,12 +155,15 @@ class Game:
         report = IterationReport(
             iteration=self.iteration, samples=self.samples,
             eval_return=evaluation.mean_return, eval_success=evaluation.success_rate,
+            eval_score=evaluation.score,
             model_return=model_return, model_loss_fresh=fresh_loss,
             model_train_loss=fitted.train_loss, policy_kl=improved.kl,
             train_return=sum(t.reward.sum().item() for t in trajectories) / len(trajectories),
             fit_steps=fitted.steps, improve_steps=improved.steps, buffer_size=len(self.replay),
             collect_seconds=t1 - t0, fit_seconds=fit_seconds, improve_seconds=improve_seconds,
-            eval_seconds=t4 - t3, seconds=t4 - t0, policy_extras=dict(improved.extras))
+            eval_seconds=t4 - t3, seconds=t4 - t0,
+            perturbation="; ".join(p.to_text() for p in fired),
+            policy_extras=dict(improved.extras))
         self.iteration += 1
         if not math.isfinite(report.model_train_loss):
             raise NonFiniteError(f"the model's training loss became non-finite in iteration "
@@ -164,9 +184,12 @@ class Game:
                 "iteration": self.iteration, "samples": self.samples,
                 "model_fitted": self.model_fitted, "torch_rng": torch.get_rng_state(),
                 "env_rng": self.env.unwrapped.np_random.bit_generator.state,
-                "eval_env_rng": self.eval_env.unwrapped.np_random.bit_generator.state}
+                "eval_env_rng": self.eval_env.unwrapped.np_random.bit_generator.state,
+                "perturbations_fired": self.perturbations.fired_texts()}
 
     def load_state_dict(self, state: dict) -> None:
+        """Continue from `state_dict()`. The worlds are rebuilt as they were: perturbations that
+        had fired are applied again to fresh envs (and will not fire a second time)."""
         self.policy.load_state_dict(state["policy"])
         self.model.load_state_dict(state["model"])
         self.replay.load_state_dict(state["replay"])
@@ -174,5 +197,13 @@ class Game:
         self.iteration, self.samples = int(state["iteration"]), int(state["samples"])
         self.model_fitted = bool(state["model_fitted"])
         torch.set_rng_state(state["torch_rng"])
+        fired = list(state.get("perturbations_fired", []))
+        if fired or self.perturbations.fired:
+            if self.perturbations.fired:  # this game already changed its envs: start afresh
+                self.env.close(); self.eval_env.close()
+                self.env, self.eval_env = self._make_envs()
+                self.perturbations = PerturbationPlan(self.task, self.perturbations.fired
+                                                      + self.perturbations.pending)
+            self.perturbations.restore(fired, (self.env, self.eval_env))
         self.env.unwrapped.np_random.bit_generator.state = state["env_rng"]
         self.eval_env.unwrapped.np_random.bit_generator.state = state["eval_env_rng"]

@@ -206,8 +206,10 @@ def _cli_text(value: Any) -> str:
     if isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                        for v in value):
         return ",".join(_cli_text(v) for v in value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ";".join(value)  # lists of texts (run.perturb) may hold commas
     raise UserInputError(f"unsupported value {value!r} (use a number, string, boolean or list "
-                         "of numbers)")
+                         "of numbers or strings)")
 
 
 def _resolve(path: Path, cell: Cell) -> Config:

@@ -89,8 +89,25 @@ def load_latest_checkpoint(out_dir: str | Path) -> tuple[Optional[dict], list[st
     return None, []
 
 
+def _fieldnames(rows: list[dict]) -> list[str]:
+    """Every column of `rows` in first-seen order: rows written by different versions of the
+    code (a run resumed after an upgrade) can have different columns."""
+    return list(dict.fromkeys(key for row in rows for key in row))
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    """Atomically replace the CSV at `path` with `rows` (missing values left empty)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=_fieldnames(rows), restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
 class RunRecorder:
-    def __init__(self, out_dir: Path, config_toml: str, title: str):
+    def __init__(self, out_dir: Path, config_toml: str, title: str, score_name: str = "score"):
+        """`score_name` labels the task's evaluation score in the plot (`Task.score_name`)."""
         self.out = Path(out_dir)
         (self.out / "data").mkdir(parents=True, exist_ok=True)
         config_path = self.out / "config.toml"
@@ -100,6 +117,7 @@ class RunRecorder:
             os.replace(tmp, config_path)
         self.metrics_path = self.out / "metrics.csv"
         self.title = title
+        self.score_name = score_name
         self.rows: list[dict] = []
         self.best_return = -math.inf
 
@@ -121,22 +139,26 @@ class RunRecorder:
         if not self.rows:  # `log` writes the header when the file is missing
             self.metrics_path.unlink(missing_ok=True)
             return
-        tmp = self.metrics_path.with_name("metrics.csv.tmp")
-        with open(tmp, "w", newline="") as f:
-            if self.rows:
-                writer = csv.DictWriter(f, fieldnames=list(self.rows[0]))
-                writer.writeheader()
-                writer.writerows(self.rows)
-        os.replace(tmp, self.metrics_path)
+        _write_rows(self.metrics_path, self.rows)
 
     def log(self, report: IterationReport) -> None:
+        """Append a row. If its columns differ from the file's header (a run resumed after the
+        metrics gained a column), the file is rewritten with every column instead."""
         row = report.row()
-        new = not self.metrics_path.exists()
-        with open(self.metrics_path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        header = None
+        if self.metrics_path.exists():
+            with open(self.metrics_path, newline="") as f:
+                header = next(csv.reader(f), None)
+        if header is not None and header != list(row):
+            with open(self.metrics_path, newline="") as f:
+                on_disk = list(csv.DictReader(f))
+            _write_rows(self.metrics_path, on_disk + [row])
+        else:
+            with open(self.metrics_path, "a", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=list(row))
+                if header is None:
+                    writer.writeheader()
+                writer.writerow(row)
         self.rows.append(row)
 
     def checkpoint(self, state: dict, report: IterationReport) -> None:
@@ -161,5 +183,5 @@ class RunRecorder:
         from stackelberg.plots import plot_learning_curve
 
         path = path or self.out / "learning_curve.png"
-        plot_learning_curve(self.rows, path, self.title)
+        plot_learning_curve(self.rows, path, self.title, self.score_name)
         return path

@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--threads", type=int, help="torch CPU threads (0 = all cores)")
     p.add_argument("--eval-episodes", type=int)
+    p.add_argument("--perturb", action="append", metavar="KIND@SAMPLES[:KEY=VALUE,...]",
+                   help="change the world once SAMPLES samples are collected (repeatable): "
+                        "dynamics@10000, dynamics@10000:target=forearm,scale=1.3, "
+                        "dynamics@5000:target=mass,scale=1.5,body=torso, "
+                        "dynamics@5000:target=damping,scale=2, goals@8000")
     knobs = p.add_argument_group("schedule knobs (override the algorithm's defaults)")
     for name in SCHEDULE_KNOBS:
         knobs.add_argument("--" + name.replace("_", "-"), dest="schedule_" + name, metavar="V",
@@ -78,9 +83,8 @@ def resolve_config(args: argparse.Namespace) -> Config:
         algo = leader_algo
     config = Config()
     config.schedule = make_schedule(str(algo))
-    file_run = file_data.get("run", {}) if isinstance(file_data.get("run"), dict) else {}
-    if (args.policy or file_run.get("policy")) == "mbpo":
-        use_mbpo_defaults(config, str(args.task or file_run.get("task", config.run.task)))
+    if _requested(args, file_data, "policy") == "mbpo":
+        use_mbpo_defaults(config, str(_requested(args, file_data, "task") or config.run.task))
     apply_dict(config, file_data)
     config.run.algo = config.schedule.name = str(algo).lower()
     for key in ("task", "samples", "seed", "out", "device", "threads", "policy", "model_player"):
@@ -97,10 +101,31 @@ def resolve_config(args: argparse.Namespace) -> Config:
         if not sep:
             raise UserInputError(f"--set expects SECTION.KEY=VALUE, got {item!r}")
         set_value(config, key.strip(), value.strip())
+    if args.perturb:
+        config.run.perturb = tuple(args.perturb)
     if config.run.task not in tasks.names():
         raise UserInputError(f"unknown task {config.run.task!r}; valid tasks: {', '.join(tasks.names())}")
     config.validate()
+    if config.run.perturb:  # fail before the run folder exists; record the sizes used
+        from stackelberg.perturbations import check_perturbations, parse_perturbations
+
+        checked = check_perturbations(tasks.make(config.run.task),
+                                      parse_perturbations(config.run.perturb))
+        config.run.perturb = tuple(p.to_text() for p in checked)
     return config
+
+
+def _requested(args: argparse.Namespace, file_data: dict, key: str) -> Optional[str]:
+    """run.<key> as the flags and file will set it (flag > last --set > file), before the
+    config is built: the MBPO defaults depend on the policy player and the task."""
+    if getattr(args, key) is not None:
+        return str(getattr(args, key))
+    for item in reversed(args.set):
+        name, _, value = item.partition("=")
+        if name.strip() == f"run.{key}":
+            return value.strip()
+    file_run = file_data.get("run")
+    return str(file_run[key]) if isinstance(file_run, dict) and key in file_run else None
 
 
 def use_mbpo_defaults(config: Config, task: str) -> None:
@@ -193,11 +218,17 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     torch.manual_seed(run.seed)
     np.random.seed(run.seed)
     task = tasks.make(run.task)
+    try:
+        lock = lock_run_folder(out)  # held until this process ends, however it ends
+    except UserInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     backend = "" if run.policy == "npg" else f" ({run.policy.upper()} policy)"
     recorder = RunRecorder(out, config_to_toml(config),
-                           f"{run.algo.upper()}{backend} on {run.task} (seed {run.seed})")
+                           f"{run.algo.upper()}{backend} on {run.task} (seed {run.seed})",
+                           score_name=task.score_name)
     policy, model = build_players(config, task, device)
-    game = Game(task, policy, model, config.schedule, seed=run.seed,
+    game = Game(task, policy, model, config.schedule, seed=run.seed, perturbations=run.perturb,
                 eval_episodes=run.eval_episodes, device=device, on_collect=recorder.save_data)
     if resume:
         # checkpoint.pt, else checkpoint_prev.pt with a warning; none at all means the run was
@@ -252,11 +283,31 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     finally:
         bar.close()
     if recorder.rows:
-        recorder.plot()
+        try:
+            recorder.plot()
+        except KeyboardInterrupt:  # a second Ctrl-C during the final plot: the data is safe
+            return 130
         last = recorder.rows[-1]
         print(f"done: {last['samples']} samples, eval return {last['eval_return']:.1f}, "
               f"metrics in {out / 'metrics.csv'}", file=sys.stderr)
+    lock.close()
     return code
+
+
+def lock_run_folder(out: Path) -> typing.TextIO:
+    """An exclusive lock on `out/.lock`, so two processes (say, a sweep resuming a run that is
+    still alive) never write one run folder. The OS drops it when the process dies."""
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    handle = open(out / ".lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UserInputError(f"{out} is in use by another running process; wait for it to end "
+                             f"or stop it before resuming") from None
+    return handle
 
 
 if __name__ == "__main__":

@@ -51,16 +51,19 @@ class Evaluation:
     success_rate: float  # NaN when the task has no success function
     start_states: torch.Tensor  # (episodes, obs_dim): lets the model predict the same episodes
     returns: list[float]
+    score: float = float("nan")  # mean of the task's score_fn (NaN without one)
 
 
 def evaluate(env: gym.Env, act: ActFn, task: Task, episodes: int) -> Evaluation:
     trajs = [run_episode(env, act, task) for _ in range(episodes)]
     returns = [t.reward.sum().item() for t in trajs]
-    success = float("nan")
+    episode_obs = [torch.cat([t.obs, t.next_obs[-1:]]) for t in trajs]  # (T + 1, obs_dim) each
+    success = score = float("nan")
     if task.success_fn is not None and trajs:
-        flags = [bool(task.success_fn(torch.cat([t.obs, t.next_obs[-1:]]))) for t in trajs]
-        success = float(np.mean(flags))
+        success = float(np.mean([bool(task.success_fn(obs)) for obs in episode_obs]))
+    if task.score_fn is not None and trajs:
+        score = float(np.mean([float(task.score_fn(obs)) for obs in episode_obs]))
     return Evaluation(mean_return=float(np.mean(returns)) if returns else float("nan"),
                       success_rate=success,
                       start_states=torch.stack([t.obs[0] for t in trajs]) if trajs else torch.empty(0),
-                      returns=returns)
+                      returns=returns, score=score)

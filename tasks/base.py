@@ -2,8 +2,8 @@
 learned model be scored exactly as the world scores it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Optional
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional, Union
 
 import gymnasium as gym
 import numpy as np
@@ -13,6 +13,24 @@ import torch
 TransitionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 # (episode observations of shape (..., T + 1, obs_dim)) -> success flag of shape (...)
 SuccessFn = Callable[[torch.Tensor], torch.Tensor]
+# (episode observations of shape (..., T + 1, obs_dim)) -> one score per episode, shape (...)
+ScoreFn = Callable[[torch.Tensor], torch.Tensor]
+ParamValue = Union[float, str]
+
+
+@dataclass(frozen=True)
+class WorldChange:
+    """One way to change a task's world in the middle of a run (a perturbation target).
+
+    `apply(env, params)` edits the env in place (reach the simulator via `env.unwrapped`) and
+    raises ValueError on parameters it cannot honour. `defaults` names every parameter it
+    accepts with its default value, so a perturbation can be resolved, checked and logged
+    before it fires; a default of "" marks an optional parameter without a default.
+    """
+
+    apply: Callable[[gym.Env, Mapping[str, ParamValue]], None]
+    defaults: Mapping[str, ParamValue]
+    doc: str = ""
 
 
 @dataclass(frozen=True)
@@ -24,6 +42,12 @@ class Task:
     real transitions (the task tests check this), so synthetic rollouts are scored exactly.
     `act` may be outside the action bounds (model rollouts do not clip); the functions clip it
     where the env would.
+
+    Optional extras: `score_fn` is a per-episode evaluation score besides the return (e.g. the
+    mean fingertip-goal distance of the paper's Figure 4; `score_name` says what it measures),
+    logged as `eval_score`. `goal_shift` and `dynamics_targets` are the task's own ways to change
+    its world mid-run (`stackelberg.perturbations`); `mass` and `damping` work on any MuJoCo
+    task without them, and `default_dynamics_target` is what a bare `dynamics@N` changes.
     """
 
     name: str
@@ -37,6 +61,11 @@ class Task:
     act_high: np.ndarray
     success_fn: Optional[SuccessFn] = None
     description: str = ""
+    score_fn: Optional[ScoreFn] = None
+    score_name: str = "score"
+    goal_shift: Optional[WorldChange] = None
+    dynamics_targets: Mapping[str, WorldChange] = field(default_factory=dict)
+    default_dynamics_target: str = "mass"
 
     def clip_action(self, act: torch.Tensor) -> torch.Tensor:
         low = torch.as_tensor(self.act_low, dtype=act.dtype, device=act.device)

@@ -60,6 +60,9 @@ def test_config_file_and_cli_precedence(tmp_path):
     (["--buffer-capacity", "0"], "buffer_capacity must be positive"),
     (["--policy", "mbpo", "--set", "mbpo.real_ratio=2"], "mbpo: real_ratio must be in [0, 1]"),
     (["--set", "run.policy=ppo"], "run.policy must be one of npg, mbpo"),
+    (["--perturb", "wobble@10"], "unknown kind 'wobble'"),
+    (["--perturb", "goals@100"], "has no goal distribution to shift"),
+    (["--perturb", "dynamics@100:target=forearm"], "valid targets: damping, mass"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -159,6 +162,10 @@ def test_mbpo_defaults_are_the_task_settings_and_mbpo_loop():
     pendulum = run.resolve_config(run.build_parser().parse_args(["--policy", "mbpo", "--initial-samples", "100"]))
     assert pendulum.mbpo.updates_per_step == 10 and pendulum.schedule.initial_samples == 100
     assert run.resolve_config(run.build_parser().parse_args([])).model_player == "deterministic"
+    # recipes select the backend with --set; the defaults follow it
+    via_set = run.resolve_config(run.build_parser().parse_args(["--set", "run.policy=mbpo",
+                                                                "--set", "run.task=hopper"]))
+    assert via_set.mbpo.updates_per_step == 20 and via_set.schedule.initial_samples == 5000
 
 
 def test_mbpo_short_run_and_exact_resume(tmp_path):
@@ -176,3 +183,30 @@ def test_mbpo_short_run_and_exact_resume(tmp_path):
     assert run.main(["--resume", "--out", str(part), "--samples", "700", "--no-progress"]) == 0
     rows_part = list(csv.DictReader(open(part / "metrics.csv")))
     assert _without_timing(rows_part) == _without_timing(rows)
+
+
+def test_a_run_folder_in_use_is_refused(tmp_path, capsys):
+    """A second process (e.g. a sweep resuming a live run) must not write the same folder."""
+    holder = run.lock_run_folder(tmp_path / "busy")
+    try:
+        code = subprocess.run([sys.executable, "-m", "stackelberg.run", *FAST, "--out",
+                               str(tmp_path / "busy")], capture_output=True, text=True)
+        assert code.returncode == 2
+        assert "in use by another running process" in code.stderr and "Traceback" not in code.stderr
+    finally:
+        holder.close()
+    assert run.main(FAST + ["--out", str(tmp_path / "busy")]) == 0  # free again once released
+
+
+def test_perturbations_from_flags_and_toml_are_recorded_with_their_sizes(tmp_path):
+    """--perturb (repeatable) and run.perturb in TOML give the same resolved list, sizes filled
+    in, so a run folder's config.toml says exactly which change was made."""
+    flags = run.resolve_config(run.build_parser().parse_args(
+        ["--task", "reacher-7dof", "--perturb", "dynamics@10000", "--perturb", "goals@8000"]))
+    toml = tmp_path / "p.toml"
+    toml.write_text('[run]\ntask = "reacher-7dof"\nperturb = ["dynamics@10000", "goals@8000"]\n')
+    from_file = run.resolve_config(run.build_parser().parse_args(["--config", str(toml)]))
+    via_set = run.resolve_config(run.build_parser().parse_args(
+        ["--task", "reacher-7dof", "--set", "run.perturb=dynamics@10000;goals@8000"]))
+    expected = ("dynamics@10000:target=forearm,scale=1.3", "goals@8000:dx=0,dy=-1.2,dz=0")
+    assert flags.run.perturb == from_file.run.perturb == via_set.run.perturb == expected

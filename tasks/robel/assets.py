@@ -124,13 +124,18 @@ _models: Dict[str, mujoco.MjModel] = {}
 _models_lock = threading.Lock()
 
 
+def model_path(relpath: str, root: Optional[Path] = None) -> str:
+    """The patched model file for `relpath` (relative to the robel package dir)."""
+    return str(((root or asset_root()) / relpath).resolve())
+
+
 def load_model(relpath: str, root: Optional[Path] = None) -> mujoco.MjModel:
     """A fresh `MjModel` for `relpath` (relative to the robel package dir).
 
     Compiling the meshes takes a while, so the first model per file is kept and later calls get
     a deep copy: envs edit their own model (target site/marker), so they must not share one.
     """
-    path = str(((root or asset_root()) / relpath).resolve())
+    path = model_path(relpath, root)
     with _models_lock:
         if path not in _models:
             _models[path] = mujoco.MjModel.from_xml_path(path)

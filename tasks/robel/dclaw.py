@@ -21,7 +21,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from tasks.base import Task
-from tasks.robel.assets import DCLAW_TURN_XML, load_model
+from tasks.robel.assets import DCLAW_TURN_XML, load_model, model_path
 from tasks.robel.control import PositionGroup, RobelEnv, safe_sqrt, wrap_angle
 
 OBS_DIM, ACT_DIM, HORIZON = 30, 9, 40
@@ -45,6 +45,7 @@ class DClawTurnEnv(RobelEnv):
         model = load_model(DCLAW_TURN_XML)
         group = PositionGroup.build(model, CLAW_JOINTS, CLAW_RANGES, CLAW_VMAX)
         super().__init__(model, group, OBS_DIM, HORIZON)
+        self.fullpath = model_path(DCLAW_TURN_XML)  # lets perturbations recompile the model
         valve = model.joint(VALVE_JOINT).id
         self._valve_q = int(model.jnt_qposadr[valve])
         self._valve_v = int(model.jnt_dofadr[valve])

@@ -27,7 +27,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from tasks.base import Task
-from tasks.robel.assets import DKITTY_ORIENT_XML, load_model
+from tasks.robel.assets import DKITTY_ORIENT_XML, load_model, model_path
 from tasks.robel.control import PositionGroup, RobelEnv, safe_sqrt
 
 OBS_DIM, ACT_DIM, HORIZON = 53, 12, 80
@@ -54,6 +54,7 @@ class DKittyOrientEnv(RobelEnv):
         model = load_model(DKITTY_ORIENT_XML)
         group = PositionGroup.build(model, LEG_JOINTS, LEG_RANGES, LEG_VMAX)
         super().__init__(model, group, OBS_DIM, HORIZON)
+        self.fullpath = model_path(DKITTY_ORIENT_XML)  # lets perturbations recompile the model
         root = np.array([model.jnt_qposadr[model.joint(j).id] for j in ROOT_JOINTS])
         if not np.array_equal(root, np.arange(6)):
             raise ValueError(f"expected the root joints at qpos[0:6], got {root}")
