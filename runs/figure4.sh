@@ -6,6 +6,7 @@
 #
 #   runs/figure4.sh 0 1 2          # seeds; every (perturbation, algorithm) pair per seed
 #   SAMPLES=30000 runs/figure4.sh 0
+#   PERTURBS=goals@8000 runs/figure4.sh 0     # one experiment only (e.g. one per core)
 #
 # Outputs: runs/out/figure4/<perturb>-<algo>-s<seed>. Finished runs are skipped, partial ones
 # resumed (`--resume`), so the script can be stopped and started again. One thread per run; to
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 SAMPLES=${SAMPLES:-20000}
 OUT=${OUT:-runs/out/figure4}
-PERTURBS=("dynamics@10000" "goals@8000")
+read -r -a PERTURBS <<< "${PERTURBS:-dynamics@10000 goals@8000}"   # e.g. PERTURBS=goals@8000
 ALGOS=(pal mal)
 if [ "$#" -eq 0 ]; then
   echo "usage: $0 SEED [SEED...]   (env: SAMPLES=$SAMPLES OUT=$OUT PY=$PY)" >&2
@@ -58,7 +59,7 @@ mkdir -p runs/figures
 for perturb in "${PERTURBS[@]}"; do
   runs=("$OUT/$perturb"-*-s*)
   [ -f "${runs[0]}/metrics.csv" ] || continue
-  $PY -m stackelberg.report "${runs[@]}" --metric eval_score \
+  $PY -m stackelberg.report "${runs[@]}" --metric eval_score --lower-is-better \
       --title "reacher-7dof, $perturb: fingertip-goal distance (m), lower is better" \
       --plot "runs/figures/figure4-${perturb%@*}.png" || echo "no report for $perturb yet" >&2
 done

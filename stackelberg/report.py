@@ -10,6 +10,7 @@ import argparse
 import csv
 import math
 import sys
+import warnings
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -31,10 +32,26 @@ class RunCurve:
     samples: np.ndarray
     values: np.ndarray
     seconds: np.ndarray
+    # world changes: (samples collected when it fired, its text), from metrics.csv's column
+    changes: tuple[tuple[int, str], ...] = ()
 
-    def first_reaching(self, target: float) -> Optional[int]:
-        hits = np.nonzero(self.values >= target)[0]
+    def first_reaching(self, target: float, lower_is_better: bool = False) -> Optional[int]:
+        hits = np.nonzero(self.values <= target if lower_is_better else self.values >= target)[0]
         return int(self.samples[hits[0]]) if hits.size else None
+
+    def recovery(self, change_at: int, lower_is_better: bool, window: int = 3
+                 ) -> tuple[float, float, Optional[int]]:
+        """How a world change hit this run: the level before it (mean of the last `window`
+        evaluations before the change), the first evaluation after it, and the samples after the
+        change until an evaluation is back at that level (None: never within the run)."""
+        before = self.values[self.samples <= change_at][-window:]
+        after = self.samples > change_at
+        if before.size == 0 or not after.any():
+            return float("nan"), float("nan"), None
+        level = float(before.mean())
+        values, samples = self.values[after], self.samples[after]
+        back = np.nonzero(values <= level if lower_is_better else values >= level)[0]
+        return level, float(values[0]), int(samples[back[0]] - change_at) if back.size else None
 
 
 def load_run(folder: Path, metric: str) -> RunCurve:
@@ -50,18 +67,25 @@ def load_run(folder: Path, metric: str) -> RunCurve:
     algo = run.get("algo", "?")
     if run.get("policy", "npg") != "npg":  # another policy backend is another method
         algo = f"{algo}+{run['policy']}"
+    changes, previous = [], 0
+    for r in rows:  # a change fires before the collection that starts at the previous row's count
+        if r.get("perturbation"):
+            changes.append((previous, r["perturbation"]))
+        previous = int(float(r["samples"]))
     return RunCurve(folder, run["task"], algo, int(run.get("seed", 0)),
                     np.array([float(r["samples"]) for r in rows]),
                     np.array([float(r[metric]) for r in rows]),
-                    np.cumsum([float(r["seconds"]) for r in rows]))
+                    np.cumsum([float(r["seconds"]) for r in rows]), tuple(changes))
 
 
 def mean_and_ci(matrix: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Mean over rows (seeds) and the half-width of its t-interval, ignoring NaN entries."""
-    mean = np.nanmean(matrix, axis=0)
     count = np.sum(~np.isnan(matrix), axis=0)
-    sem = np.nanstd(matrix, axis=0, ddof=1) / np.sqrt(np.maximum(count, 1)) if matrix.shape[0] > 1 \
-        else np.zeros_like(mean)
+    with warnings.catch_warnings():  # grid points one seed covers: no spread, interval 0
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(matrix, axis=0)
+        sem = np.nanstd(matrix, axis=0, ddof=1) / np.sqrt(np.maximum(count, 1)) \
+            if matrix.shape[0] > 1 else np.zeros_like(mean)
     scale = np.where(count > 1, stats.t.ppf(0.5 + confidence / 2, np.maximum(count - 1, 1)), 0.0)
     return mean, np.nan_to_num(sem * scale)
 
@@ -83,56 +107,103 @@ def group(curves: Sequence[RunCurve]) -> dict[tuple[str, str], list[RunCurve]]:
 
 def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[float],
          x_axis: str = "samples") -> None:
+    """Mean over seeds with its 95% band and every seed's own curve. With three or more groups
+    each gets its own panel (shared axes), so bands do not hide each other. The band is clipped
+    to the range the data covers: with three seeds and returns that are either 0 or 1000, the
+    t-interval of the mean reaches far past anything a return can be."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for (task, algo), curves in groups.items():
+    items = list(groups.items())
+    n = len(items) if len(items) >= 3 else 1
+    cols = min(n, 2)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 if n == 1 else 5.2 * cols, 4.2 if n == 1 else 3.4 * rows),
+                             sharex=True, sharey=True, squeeze=False)
+    low = min(float(np.nanmin(c.values)) for _, cs in items for c in cs)
+    high = max(float(np.nanmax(c.values)) for _, cs in items for c in cs)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, ((task, algo), curves) in enumerate(items):
+        ax = axes.flat[i if n > 1 else 0]
+        color = colors[i % len(colors)]
         xs = [c.samples if x_axis == "samples" else c.seconds for c in curves]
         grid = np.linspace(min(x[0] for x in xs), max(x[-1] for x in xs), 200)
         shifted = [RunCurve(c.folder, c.task, c.algo, c.seed, x, c.values, c.seconds)
                    for c, x in zip(curves, xs)]
         mean, ci = mean_and_ci(on_grid(shifted, grid))
         label = f"{algo.upper()} ({len(curves)} seed{'s' if len(curves) > 1 else ''})"
-        line, = ax.plot(grid, mean, label=label)
-        ax.fill_between(grid, mean - ci, mean + ci, color=line.get_color(), alpha=0.2)
+        ax.plot(grid, mean, color=color, label=label, lw=2)
+        ax.fill_between(grid, np.clip(mean - ci, low, high), np.clip(mean + ci, low, high),
+                        color=color, alpha=0.2)
         for c in shifted:
-            ax.plot(c.samples, c.values, color=line.get_color(), alpha=0.25, lw=0.8)
-    if target is not None:
-        ax.axhline(target, color="gray", ls=":", lw=1)
-    ax.set_xlabel("environment samples" if x_axis == "samples" else "wall-clock seconds")
-    ax.set_ylabel(metric.replace("_", " "))
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
+            ax.plot(c.samples, c.values, color=color, alpha=0.35, lw=0.8)
+        if x_axis == "samples":
+            for at in sorted({at for c in curves for at, _ in c.changes}):
+                ax.axvline(at, color="black", ls="--", lw=1, alpha=0.6)
+        if target is not None:
+            ax.axhline(target, color="gray", ls=":", lw=1)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+    for ax in axes.flat[len(items) if n > 1 else 1:]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("environment samples" if x_axis == "samples" else "wall-clock seconds")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(metric.replace("_", " "))
+    fig.suptitle(title or f"{metric.replace('_', ' ')}: mean over seeds, 95% t-interval, each seed thin")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def table(groups: dict, metric: str, target: Optional[float]) -> str:
+def _num(x: float) -> str:
+    """Returns like 1000.0 in full, distances like 0.0123 with three significant digits."""
+    return f"{x:.1f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def table(groups: dict, metric: str, target: Optional[float], lower_is_better: bool = False) -> str:
+    best_name = "lowest" if lower_is_better else "best"
     head = ["task", "algo", "seeds", "samples (last)", f"final {metric} (mean ± 95% CI)",
-            f"best {metric} (mean)"]
+            f"{best_name} {metric} (mean)"]
     if target is not None:
         head.append(f"samples to reach {target:g} (per seed)")
     head += ["s/iteration (mean)", "s per 1000 samples (mean)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    best = np.min if lower_is_better else np.max
     for (task, algo), curves in groups.items():
         finals = np.array([c.values[-1] for c in curves])
         mean, ci = mean_and_ci(finals[:, None])
         row = [task, algo, str(len(curves)), ", ".join(str(int(c.samples[-1])) for c in curves),
-               f"{mean[0]:.1f} ± {ci[0]:.1f}" if len(curves) > 1 else f"{mean[0]:.1f} (one seed)",
-               f"{np.mean([c.values.max() for c in curves]):.1f}"]
+               f"{_num(mean[0])} ± {_num(ci[0])}" if len(curves) > 1 else f"{_num(mean[0])} (one seed)",
+               _num(float(np.mean([best(c.values) for c in curves])))]
         if target is not None:
-            hits = [c.first_reaching(target) for c in curves]
+            hits = [c.first_reaching(target, lower_is_better) for c in curves]
             row.append(", ".join("not reached" if h is None else str(h) for h in hits))
         row.append(f"{np.mean([c.seconds[-1] / len(c.values) for c in curves]):.1f}")
         row.append(f"{np.mean([1000 * c.seconds[-1] / c.samples[-1] for c in curves]):.1f}")
         lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+    recovery = recovery_table(groups, metric, lower_is_better)
+    return "\n".join(lines) + ("\n\n" + recovery if recovery else "")
+
+
+def recovery_table(groups: dict, metric: str, lower_is_better: bool) -> str:
+    """One row per run and world change: the level before, the hit, and the samples it took to
+    get back (the paper's Figure 4 question: who recovers faster)."""
+    head = ["task", "algo", "seed", "change", "at samples", f"{metric} before (last 3 evals)",
+            "first eval after", "samples to recover"]
+    lines = []
+    for (task, algo), curves in groups.items():
+        for c in curves:
+            for at, text in c.changes:
+                level, first, back = c.recovery(at, lower_is_better)
+                lines.append(f"| {task} | {algo} | {c.seed} | {text} | {at} | {_num(level)} | "
+                             f"{_num(first)} | {'not within the run' if back is None else back} |")
+    if not lines:
+        return ""
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *lines])
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -143,6 +214,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--plot", help="PNG path for the curves")
     p.add_argument("--x", choices=["samples", "seconds"], default="samples")
     p.add_argument("--title", default="")
+    p.add_argument("--lower-is-better", action="store_true",
+                   help="the metric is a cost (e.g. eval_score = goal distance): targets, best "
+                        "values and recovery after a world change count downwards")
     args = p.parse_args(argv)
     try:
         curves = [load_run(Path(f), args.metric) for f in args.folders]
@@ -152,7 +226,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     groups = group(curves)
     if args.plot:
         plot(groups, args.metric, Path(args.plot), args.title, args.target, args.x)
-    print(table(groups, args.metric, args.target))
+    print(table(groups, args.metric, args.target, args.lower_is_better))
     return 0
 
 

@@ -1,0 +1,49 @@
+"""`stackelberg.report`: the interval against scipy, targets, and recovery after a world change."""
+import numpy as np
+from scipy import stats
+
+from stackelberg import report
+from stackelberg.report import RunCurve
+
+
+def curve(samples, values, changes=()):
+    samples = np.asarray(samples, dtype=float)
+    return RunCurve(None, "t", "pal", 0, samples, np.asarray(values, dtype=float),
+                    np.arange(1, len(samples) + 1, dtype=float), tuple(changes))
+
+
+def test_interval_is_the_student_t_interval_of_the_mean():
+    rows = np.array([[1.0, 5.0], [2.0, 7.0], [4.0, 6.0]])
+    mean, half = report.mean_and_ci(rows)
+    for j in range(2):
+        low, high = stats.t.interval(0.95, 2, loc=rows[:, j].mean(), scale=stats.sem(rows[:, j]))
+        assert np.isclose(mean[j], rows[:, j].mean()) and np.isclose(half[j], (high - low) / 2)
+    # a grid point only one seed covers has no interval
+    _, half = report.mean_and_ci(np.array([[1.0, np.nan], [2.0, 3.0]]))
+    assert half[1] == 0
+
+
+def test_targets_count_up_for_returns_and_down_for_costs():
+    c = curve([100, 200, 300], [0.9, 0.4, 0.2])
+    assert c.first_reaching(0.5) == 100
+    assert c.first_reaching(0.5, lower_is_better=True) == 200
+    assert c.first_reaching(0.1, lower_is_better=True) is None
+
+
+def test_recovery_is_measured_from_the_change_to_the_first_eval_back_at_the_old_level():
+    # distance 0.3 before the change at 400 samples, 0.9 right after, back to <= 0.3 at 700
+    c = curve([100, 200, 300, 400, 500, 600, 700], [0.5, 0.3, 0.3, 0.3, 0.9, 0.5, 0.25])
+    level, first, back = c.recovery(400, lower_is_better=True)
+    assert np.isclose(level, 0.3) and first == 0.9 and back == 300
+    assert c.recovery(400, lower_is_better=False)[2] == 100  # as a return, 0.9 is "better"
+    assert curve([100, 200], [1.0, 0.5]).recovery(100, lower_is_better=False)[2] is None
+
+
+def test_changes_are_read_from_the_metrics_column(tmp_path):
+    (tmp_path / "config.toml").write_text('[run]\ntask = "reacher-7dof"\nalgo = "mal"\nseed = 2\n')
+    (tmp_path / "metrics.csv").write_text(
+        "samples,eval_score,seconds,perturbation\n1000,0.5,1,\n2000,0.4,1,\n3000,0.8,1,goals@1500\n")
+    c = report.load_run(tmp_path, "eval_score")
+    assert c.changes == ((2000, "goals@1500"),)  # fired before the collection that began at 2000
+    text = report.table(report.group([c]), "eval_score", None, lower_is_better=True)
+    assert "| reacher-7dof | mal | 2 | goals@1500 | 2000 | 0.45 | 0.8 | not within the run |" in text
