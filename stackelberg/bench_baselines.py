@@ -1,0 +1,56 @@
+"""The slower ways to do what the library's hot paths do, kept only to measure them against:
+the "before" column of `python -m stackelberg.bench`.
+
+* Fisher-vector product by differentiating the mean KL twice (what generic NPG/TRPO code does)
+  vs `GaussianMLPPolicy.fisher_vector_product` (closed form, one jvp + one vjp).
+* The ensemble as a Python loop over separate MLPs vs `EnsembleMLP` (one baddbmm per layer).
+* Adam's default multi-tensor ("foreach") update vs `fused=True`.
+* `torch.compile` of the batched ensemble's train step vs eager.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from stackelberg.ensemble import EnsembleMLP
+from stackelberg.policy import GaussianMLPPolicy, gaussian_kl
+
+
+def autograd_fisher_vector_product(policy: GaussianMLPPolicy, obs: torch.Tensor, damping: float
+                                   ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """v -> (H + damping I) v with H the Hessian of mean KL(pi_old || pi_theta) at theta = old
+    (equal to the Fisher there), by double backward."""
+    params = list(policy.parameters())
+    with torch.no_grad():
+        old_mean, old_log_std = policy(obs)
+    mean, log_std = policy(obs)
+    kl = gaussian_kl(old_mean, old_log_std, mean, log_std).mean()
+    grads = torch.autograd.grad(kl, params, create_graph=True)
+    flat = torch.cat([g.reshape(-1) for g in grads])
+
+    def product(v: torch.Tensor) -> torch.Tensor:
+        hv = torch.autograd.grad(flat @ v, params, retain_graph=True)
+        return torch.cat([h.reshape(-1) for h in hv]) + damping * v
+
+    return product
+
+
+def member_loop(ensemble: EnsembleMLP) -> nn.ModuleList:
+    """The same ensemble as separate nn.Sequential members (same weights)."""
+    return nn.ModuleList(ensemble.member(i) for i in range(ensemble.ensemble_size))
+
+
+def loop_forward(members: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
+    """x: (E, B, in) -> (E, B, out), one member at a time."""
+    return torch.stack([m(x[i]) for i, m in enumerate(members)])
+
+
+def train_step(forward: Callable[[torch.Tensor], torch.Tensor], optimizer: torch.optim.Optimizer,
+               x: torch.Tensor, y: torch.Tensor) -> None:
+    """One mean-squared-error step, the dynamics model's loss shape (sum over members)."""
+    loss = ((forward(x) - y) ** 2).mean(dim=(1, 2)).sum()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
