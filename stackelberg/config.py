@@ -88,6 +88,7 @@ class RunConfig:
     checkpoint_every: int = 1
     snapshot_every: int = 10  # keep snapshots/iter_XXXX.pt (policy + model) for diagnostics; 0 = off
     plot_every: int = 5
+    tensorboard: bool = False  # also write every metric to <out>/tensorboard (needs tensorboard)
     # world changes during the run, e.g. "dynamics@10000:target=forearm,scale=1.3" or "goals@8000"
     # (syntax and defaults: stackelberg/perturbations.py); in config.toml with sizes filled in
     perturb: tuple[str, ...] = ()

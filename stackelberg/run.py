@@ -21,6 +21,7 @@ from stackelberg.config import (MODEL_PLAYERS, POLICY_PLAYERS, Config, apply_dic
                                 load_toml, set_value)
 from stackelberg.errors import NonFiniteError, UserInputError
 from stackelberg.schedules import SCHEDULES, Schedule, make_schedule
+from stackelberg.tensorboard_log import TensorBoardLog, require_tensorboard
 
 LEADERS = {"policy": "pal", "model": "mal"}
 SCHEDULE_KNOBS = [f.name for f in dataclasses.fields(Schedule) if f.name != "name"]
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help=_knob_help(name))
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any config value, e.g. --set npg.delta=0.02 (repeatable)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also log every metric to <out>/tensorboard (needs the tensorboard package)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last checkpoint, with its own config "
@@ -101,6 +104,8 @@ def resolve_config(args: argparse.Namespace) -> Config:
         if not sep:
             raise UserInputError(f"--set expects SECTION.KEY=VALUE, got {item!r}")
         set_value(config, key.strip(), value.strip())
+    if args.tensorboard:
+        config.run.tensorboard = True
     if args.perturb:
         config.run.perturb = tuple(args.perturb)
     if config.run.task not in tasks.names():
@@ -198,6 +203,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             config = resolve_config(args)
             out = _out_dir(config)
         device = _device(config.run.device)
+        if config.run.tensorboard:
+            require_tensorboard()
     except UserInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -249,6 +256,8 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
         else:
             game.load_state_dict(state)
         recorder.restore(state)
+    board = TensorBoardLog(out / "tensorboard", game.samples if resume else None) \
+        if run.tensorboard else None
     bar = tqdm(total=run.samples, initial=game.samples, unit="samples", disable=not progress,
                dynamic_ncols=True)
     verb = f"resuming at {game.samples} samples" if resume else f"{run.samples} samples"
@@ -259,6 +268,8 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
             before = game.samples
             report = game.step()
             recorder.log(report)
+            if board is not None:
+                board.log(recorder.rows[-1])
             last = game.samples >= run.samples
             state = game.state_dict()
             if report.iteration % run.checkpoint_every == 0 or last:
@@ -282,6 +293,8 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
         code = 130
     finally:
         bar.close()
+        if board is not None:
+            board.close()
     if recorder.rows:
         try:
             recorder.plot()
