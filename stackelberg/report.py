@@ -53,6 +53,12 @@ class RunCurve:
         back = np.nonzero(values <= level if lower_is_better else values >= level)[0]
         return level, float(values[0]), int(samples[back[0]] - change_at) if back.size else None
 
+    def mean_after(self, change_at: int) -> float:
+        """Mean of every evaluation after a change: how well the run did in the changed world
+        overall, less sensitive than `recovery` to one lucky evaluation."""
+        after = self.values[self.samples > change_at]
+        return float(after.mean()) if after.size else float("nan")
+
 
 def load_run(folder: Path, metric: str) -> RunCurve:
     metrics, config = folder / "metrics.csv", folder / "config.toml"
@@ -193,14 +199,15 @@ def recovery_table(groups: dict, metric: str, lower_is_better: bool) -> str:
     """One row per run and world change: the level before, the hit, and the samples it took to
     get back (the paper's Figure 4 question: who recovers faster)."""
     head = ["task", "algo", "seed", "change", "at samples", f"{metric} before (last 3 evals)",
-            "first eval after", "samples to recover"]
+            "first eval after", "mean of the evals after", "samples to recover"]
     lines = []
     for (task, algo), curves in groups.items():
         for c in curves:
             for at, text in c.changes:
                 level, first, back = c.recovery(at, lower_is_better)
                 lines.append(f"| {task} | {algo} | {c.seed} | {text} | {at} | {_num(level)} | "
-                             f"{_num(first)} | {'not within the run' if back is None else back} |")
+                             f"{_num(first)} | {_num(c.mean_after(at))} | "
+                             f"{'not within the run' if back is None else back} |")
     if not lines:
         return ""
     return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *lines])

@@ -35,6 +35,7 @@ def test_recovery_is_measured_from_the_change_to_the_first_eval_back_at_the_old_
     c = curve([100, 200, 300, 400, 500, 600, 700], [0.5, 0.3, 0.3, 0.3, 0.9, 0.5, 0.25])
     level, first, back = c.recovery(400, lower_is_better=True)
     assert np.isclose(level, 0.3) and first == 0.9 and back == 300
+    assert np.isclose(c.mean_after(400), (0.9 + 0.5 + 0.25) / 3)
     assert c.recovery(400, lower_is_better=False)[2] == 100  # as a return, 0.9 is "better"
     assert curve([100, 200], [1.0, 0.5]).recovery(100, lower_is_better=False)[2] is None
 
@@ -46,4 +47,4 @@ def test_changes_are_read_from_the_metrics_column(tmp_path):
     c = report.load_run(tmp_path, "eval_score")
     assert c.changes == ((2000, "goals@1500"),)  # fired before the collection that began at 2000
     text = report.table(report.group([c]), "eval_score", None, lower_is_better=True)
-    assert "| reacher-7dof | mal | 2 | goals@1500 | 2000 | 0.45 | 0.8 | not within the run |" in text
+    assert "| reacher-7dof | mal | 2 | goals@1500 | 2000 | 0.45 | 0.8 | 0.8 | not within the run |" in text
