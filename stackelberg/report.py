@@ -53,6 +53,17 @@ class RunCurve:
         back = np.nonzero(values <= level if lower_is_better else values >= level)[0]
         return level, float(values[0]), int(samples[back[0]] - change_at) if back.size else None
 
+    def until(self, samples: float) -> "RunCurve":
+        """The evaluations at or before `samples`: e.g. the part of a perturbed run that still
+        saw the nominal world, which is the unperturbed run (same seed) up to that point."""
+        keep = self.samples <= samples
+        if not keep.any():
+            raise UserInputError(f"{self.folder} has no evaluation at or before {samples:g} samples "
+                                 f"(its first is at {self.samples[0]:g})")
+        return RunCurve(self.folder, self.task, self.algo, self.seed, self.samples[keep],
+                        self.values[keep], self.seconds[keep],
+                        tuple((at, text) for at, text in self.changes if at < samples))
+
     def mean_after(self, change_at: int) -> float:
         """Mean of every evaluation after a change: how well the run did in the changed world
         overall, less sensitive than `recovery` to one lucky evaluation."""
@@ -224,9 +235,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--lower-is-better", action="store_true",
                    help="the metric is a cost (e.g. eval_score = goal distance): targets, best "
                         "values and recovery after a world change count downwards")
+    p.add_argument("--until", type=float, metavar="SAMPLES",
+                   help="use only the evaluations at or before SAMPLES (e.g. the nominal part of "
+                        "a run whose world changes later)")
     args = p.parse_args(argv)
     try:
         curves = [load_run(Path(f), args.metric) for f in args.folders]
+        if args.until is not None:
+            curves = [c.until(args.until) for c in curves]
     except UserInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import math
 import os
 import subprocess
@@ -111,6 +112,20 @@ def config_differences(expected: Config, saved_toml: Path) -> list[str]:
     return [f"{section}.{key}: {old[section][key]!r} -> {value!r}"
             for section, values in new.items() for key, value in values.items()
             if f"{section}.{key}" not in UNCOMPARED and old[section][key] != value]
+
+
+def select_cells(recipe: Recipe, patterns: Sequence[str]) -> Recipe:
+    """The cells whose names match any of the shell patterns (e.g. `dclaw-turn-pal-*`): run a
+    part of a study now and the rest later, into the same folders."""
+    if not patterns:
+        return recipe
+    names = [c.name for c in recipe.cells]
+    unmatched = [p for p in patterns if not fnmatch.filter(names, p)]
+    if unmatched:
+        raise UserInputError(f"--only {unmatched[0]!r} matches no cell of {recipe.name}; its cells: "
+                             f"{', '.join(names)}")
+    return replace(recipe, cells=[c for c in recipe.cells
+                                  if any(fnmatch.fnmatchcase(c.name, p) for p in patterns)])
 
 
 def plan(recipe: Recipe) -> list[tuple[Cell, str, Optional[int]]]:
@@ -310,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="cells at a time (local default: cores // threads)")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
     p.add_argument("--out", help="write the cells here instead of the recipe's sweep.out")
+    p.add_argument("--only", action="append", default=[], metavar="GLOB",
+                   help="run only the cells whose names match (repeatable), e.g. "
+                        "'dclaw-turn-pal-*'; the others are left as they are")
     p.add_argument("--dry-run", action="store_true", help="validate and show the plan, run nothing")
     p.add_argument("--report", metavar="PNG", help="then plot all cells with stackelberg.report")
     p.add_argument("--target", type=float,
@@ -325,7 +343,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.address and args.backend != "ray":
             raise UserInputError("--address is for --backend ray")
         check_backend(args.backend)
-        recipe = load_recipe(args.recipe, args.out)
+        recipe = select_cells(load_recipe(args.recipe, args.out), args.only)
         if args.dry_run:
             for cell, state, samples in plan(recipe):
                 argv_ = cell.resume_argv() if state == "resume" else cell.start_argv()

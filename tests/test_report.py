@@ -1,8 +1,10 @@
 """`stackelberg.report`: the interval against scipy, targets, and recovery after a world change."""
 import numpy as np
+import pytest
 from scipy import stats
 
 from stackelberg import report
+from stackelberg.errors import UserInputError
 from stackelberg.report import RunCurve
 
 
@@ -48,3 +50,23 @@ def test_changes_are_read_from_the_metrics_column(tmp_path):
     assert c.changes == ((2000, "goals@1500"),)  # fired before the collection that began at 2000
     text = report.table(report.group([c]), "eval_score", None, lower_is_better=True)
     assert "| reacher-7dof | mal | 2 | goals@1500 | 2000 | 0.45 | 0.8 | 0.8 | not within the run |" in text
+
+
+def test_until_keeps_the_part_of_a_run_before_its_world_changed(tmp_path):
+    c = curve([100, 200, 300, 400], [0.5, 0.3, 0.9, 0.4], changes=[(200, "goals@150")])
+    nominal = c.until(200)
+    assert list(nominal.samples) == [100, 200] and list(nominal.values) == [0.5, 0.3]
+    assert nominal.changes == ()  # the change came after the evaluation at 200
+    assert c.until(300).changes == ((200, "goals@150"),)
+    with pytest.raises(UserInputError, match="no evaluation at or before 50"):
+        c.until(50)
+
+
+def test_until_on_the_command_line(tmp_path, capsys):
+    (tmp_path / "config.toml").write_text('[run]\ntask = "t"\nalgo = "pal"\nseed = 0\n')
+    (tmp_path / "metrics.csv").write_text(
+        "samples,eval_return,seconds,perturbation\n1000,10,1,\n2000,20,1,\n3000,5,1,goals@2000\n")
+    assert report.main([str(tmp_path), "--until", "2000"]) == 0
+    assert "| t | pal | 1 | 2000 | 20 (one seed) | 20 | 1.0 | 1.0 |" in capsys.readouterr().out
+    assert report.main([str(tmp_path), "--until", "500"]) == 2
+    assert "no evaluation at or before 500" in capsys.readouterr().err

@@ -117,6 +117,18 @@ def test_dry_run_plans_without_creating_anything(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_only_selects_cells_by_name_pattern(tmp_path, capsys):
+    path = str(recipe(tmp_path, seeds="[0, 1]"))
+    assert sweep.main([path, "--dry-run", "--only", "*-pal-*", "--only", "*-mal-s1"]) == 0
+    planned = [line.split(":")[0] for line in capsys.readouterr().out.splitlines()]
+    assert planned == ["inverted-pendulum-pal-s0", "inverted-pendulum-pal-s1",
+                       "inverted-pendulum-mal-s1"]
+    assert sweep.main([path, "--dry-run", "--only", "*-gda-*"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --only '*-gda-*' matches no cell of r; its cells: inverted-pendulum-pal-s0, "
+        "inverted-pendulum-pal-s1, inverted-pendulum-mal-s0, inverted-pendulum-mal-s1")
+
+
 def test_local_sweep_parallel_then_skip_resume_and_serial(tmp_path, capsys):
     path = recipe(tmp_path)
     pal, mal = (tmp_path / "out" / f"inverted-pendulum-{a}-s0" for a in ("pal", "mal"))
