@@ -142,6 +142,7 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
     low = min(float(np.nanmin(c.values)) for _, cs in items for c in cs)
     high = max(float(np.nanmax(c.values)) for _, cs in items for c in cs)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    several_tasks = len({task for task, _ in groups}) > 1  # then the legend names the task too
     for i, ((task, algo), curves) in enumerate(items):
         ax = axes.flat[i if n > 1 else 0]
         color = colors[i % len(colors)]
@@ -150,7 +151,8 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
         shifted = [RunCurve(c.folder, c.task, c.algo, c.seed, x, c.values, c.seconds)
                    for c, x in zip(curves, xs)]
         mean, ci = mean_and_ci(on_grid(shifted, grid))
-        label = f"{algo.upper()} ({len(curves)} seed{'s' if len(curves) > 1 else ''})"
+        name = f"{task} {algo.upper()}" if several_tasks else algo.upper()
+        label = f"{name} ({len(curves)} seed{'s' if len(curves) > 1 else ''})"
         ax.plot(grid, mean, color=color, label=label, lw=2)
         ax.fill_between(grid, np.clip(mean - ci, low, high), np.clip(mean + ci, low, high),
                         color=color, alpha=0.2)
