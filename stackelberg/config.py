@@ -31,6 +31,10 @@ class ModelConfig:
     # [P] writes sigma (a spread from the data); [mjrl] uses the mean absolute deviation.
     normalization: str = "std"  # "std" | "mad"
     clamp_state: float = 100.0  # predicted states are clamped to +-this ([mjrl] large_value)
+    # Learn the wrapped change of the task's wrapped-angle coordinates (Task.angle_dims) and wrap
+    # the prediction; false = [mjrl]'s plain s' - s on every coordinate. Applies to both model
+    # players (the MBPO ensemble too).
+    wrap_angles: bool = True
 
 
 @dataclass

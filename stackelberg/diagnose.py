@@ -83,9 +83,10 @@ def find_snapshots(folder: Path, wanted: Sequence[str]) -> list[Path]:
     return paths
 
 
-def component_from_args(values: Optional[Sequence[str]], task_name: str, obs_dim: int) -> Component:
+def component_from_args(values: Optional[Sequence[str]], task_name: str, obs_dim: int,
+                        angle_dims: Sequence[int] = ()) -> Component:
     if not values:
-        return resolve_component(None)
+        return resolve_component(None, obs_dim, angle_dims)
     if list(values) == ["task"]:
         declared = task_component(task_name)
         if declared is None:
@@ -96,7 +97,7 @@ def component_from_args(values: Optional[Sequence[str]], task_name: str, obs_dim
     except ValueError:
         given = " ".join(values)
         raise UserInputError(f"--component expects state indices or 'task', got {given}") from None
-    return resolve_component(indices, obs_dim)
+    return resolve_component(indices, obs_dim, angle_dims)
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -109,7 +110,7 @@ def diagnose(folder: Path, snapshots: Sequence[Path], starts: int, horizon: Opti
 
     config = load_config(folder)
     task = tasks.make(config.run.task)
-    component = component_from_args(component_args, task.name, task.obs_dim)
+    component = component_from_args(component_args, task.name, task.obs_dim, task.angle_dims)
     policy, model = build_players(config, task, "cpu")
     stages = []
     for path in snapshots:

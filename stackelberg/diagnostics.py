@@ -21,12 +21,13 @@ one, so a band over members shows how much they disagree.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Optional, Protocol, Sequence, Union
 
 import numpy as np
 import torch
 
+from stackelberg.angles import angle_mask, state_change, wrap_to_pi
 from stackelberg.errors import UserInputError
 from tasks import Task
 
@@ -51,17 +52,21 @@ class Component:
 
     `fn` maps states (..., obs_dim) to (..., k). With `periodic`, differences are wrapped to
     [-pi, pi): an angle computed with atan2 jumps from +pi to -pi, which is no error at all.
+    `periodic_dims` wraps only those of the k outputs (a task's `angle_dims` in a full state).
     """
 
     name: str
     fn: StateFn
     periodic: bool = False
+    periodic_dims: tuple[int, ...] = ()
 
     def distance(self, world: torch.Tensor, model: torch.Tensor) -> torch.Tensor:
         """Euclidean norm of the component difference; broadcasts over leading dimensions."""
         diff = self.fn(model) - self.fn(world)
         if self.periodic:
-            diff = torch.remainder(diff + math.pi, 2 * math.pi) - math.pi
+            diff = wrap_to_pi(diff)
+        elif self.periodic_dims:
+            diff = state_change(torch.zeros_like(diff), diff, angle_mask(diff.shape[-1], self.periodic_dims))
         return diff.norm(dim=-1)
 
 
@@ -109,15 +114,22 @@ def task_component(task_name: str) -> Optional[Component]:
 ComponentSpec = Union[None, Component, StateFn, Sequence[int]]
 
 
-def resolve_component(spec: ComponentSpec, obs_dim: Optional[int] = None) -> Component:
-    """None -> full state; a Component as is; a callable -> Component; a list -> indices."""
+def resolve_component(spec: ComponentSpec, obs_dim: Optional[int] = None,
+                      angle_dims: Sequence[int] = ()) -> Component:
+    """None -> full state; a Component as is; a callable -> Component; a list -> indices.
+    The task's wrapped-angle coordinates (`angle_dims`) are compared with wrap-around."""
     if spec is None:
-        return FULL_STATE
+        return replace(FULL_STATE, periodic_dims=tuple(angle_dims))
     if isinstance(spec, Component):
         return spec
     if callable(spec):
         return Component(getattr(spec, "__name__", "component"), spec)
-    return index_component(spec, obs_dim)
+    comp = index_component(spec, obs_dim)
+    if obs_dim is not None and angle_dims:
+        wrapped = {i % obs_dim for i in angle_dims}
+        dims = tuple(k for k, i in enumerate(spec) if int(i) % obs_dim in wrapped)
+        comp = replace(comp, periodic_dims=dims)
+    return comp
 
 
 # --- rollouts ---------------------------------------------------------------------------------
@@ -257,7 +269,7 @@ def model_error_amplification(policy: Actor, model: Stepper, task: Task, starts:
     if horizon < 1:
         raise UserInputError("horizon must be >= 1")
     horizon = min(int(horizon), task.horizon)
-    comp = resolve_component(component, task.obs_dim)
+    comp = resolve_component(component, task.obs_dim, task.angle_dims)
     world = world_paths(task, policy, starts, horizon, seed, action_clamp)
     open_states = open_loop_states(model, world)
     closed_states = closed_loop_states(model, policy, world.states[:, 0], horizon, action_clamp)

@@ -48,6 +48,8 @@ class Task:
     logged as `eval_score`. `goal_shift` and `dynamics_targets` are the task's own ways to change
     its world mid-run (`stackelberg.perturbations`); `mass` and `damping` work on any MuJoCo
     task without them, and `default_dynamics_target` is what a bare `dynamics@N` changes.
+    `angle_dims` lists observation coordinates the world wraps into [-pi, pi): the model players
+    learn their change wrapped (`stackelberg.angles`) unless `model.wrap_angles = false`.
     """
 
     name: str
@@ -66,6 +68,7 @@ class Task:
     goal_shift: Optional[WorldChange] = None
     dynamics_targets: Mapping[str, WorldChange] = field(default_factory=dict)
     default_dynamics_target: str = "mass"
+    angle_dims: tuple[int, ...] = ()
 
     def clip_action(self, act: torch.Tensor) -> torch.Tensor:
         low = torch.as_tensor(self.act_low, dtype=act.dtype, device=act.device)

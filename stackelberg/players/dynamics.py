@@ -3,11 +3,12 @@ M(s, a) = s + sigma_delta * MLP((s - mu_s) / sigma_s, (a - mu_a) / sigma_a),
 with normalisation statistics recomputed from the buffer at every fit ([P] Sec. 5, [mjrl])."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
 
+from stackelberg.angles import angle_mask, apply_change, state_change
 from stackelberg.buffers import ReplayBuffer
 from stackelberg.config import ModelConfig
 from stackelberg.ensemble import EnsembleMLP
@@ -24,10 +25,15 @@ def _spread(x: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 class DynamicsEnsemble(nn.Module):
-    """Model player. All members train and predict in one batched computation."""
+    """Model player. All members train and predict in one batched computation.
+
+    `angle_dims` are observation coordinates the world wraps into [-pi, pi) (a task's
+    `angle_dims`): their change is learned wrapped and their prediction is wrapped
+    (`stackelberg.angles`), so crossing +-pi is a small step, not a jump of 2*pi.
+    """
 
     def __init__(self, obs_dim: int, act_dim: int, config: Optional[ModelConfig] = None,
-                 device: str | torch.device = "cpu", seed: int = 0):
+                 device: str | torch.device = "cpu", seed: int = 0, angle_dims: Sequence[int] = ()):
         super().__init__()
         self.config = config or ModelConfig()
         self.obs_dim, self.act_dim = obs_dim, act_dim
@@ -43,6 +49,8 @@ class DynamicsEnsemble(nn.Module):
         self.register_buffer("delta_mask", torch.ones(obs_dim))
         self.to(device)
         self.device = torch.device(device)
+        # derived from the task, not learned: kept out of the state dict
+        self.angle_mask = angle_mask(obs_dim, angle_dims).to(self.device)
         # fused Adam: one kernel for all parameters, ~1.5x faster training steps on CPU (bench)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.config.lr,
                                           weight_decay=self.config.weight_decay, fused=True)
@@ -51,7 +59,7 @@ class DynamicsEnsemble(nn.Module):
     # --- normalisation --------------------------------------------------------------------
     def set_statistics(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> None:
         kind = self.config.normalization
-        delta = next_obs - obs
+        delta = state_change(obs, next_obs, self.angle_mask)
         self.obs_mean.copy_(obs.mean(0)); self.obs_scale.copy_(_spread(obs, kind))
         self.act_mean.copy_(act.mean(0)); self.act_scale.copy_(_spread(act, kind))
         self.delta_mean.copy_(delta.mean(0)); self.delta_scale.copy_(_spread(delta, kind))
@@ -62,7 +70,7 @@ class DynamicsEnsemble(nn.Module):
                           (act - self.act_mean) / (self.act_scale + _EPS)], dim=-1)
 
     def _targets(self, obs: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-        return (next_obs - obs - self.delta_mean) / (self.delta_scale + _EPS)
+        return (state_change(obs, next_obs, self.angle_mask) - self.delta_mean) / (self.delta_scale + _EPS)
 
     # --- prediction -----------------------------------------------------------------------
     def _expand(self, x: torch.Tensor) -> torch.Tensor:
@@ -75,7 +83,7 @@ class DynamicsEnsemble(nn.Module):
         out = self.net(self._inputs(obs, act))
         delta = self.delta_mask * (out * (self.delta_scale + _EPS) + self.delta_mean)
         limit = self.config.clamp_state
-        return torch.clamp(obs + delta, -limit, limit)
+        return torch.clamp(apply_change(obs, delta, self.angle_mask), -limit, limit)
 
     @torch.no_grad()
     def loss(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:

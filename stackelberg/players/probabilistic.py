@@ -14,11 +14,12 @@ Why each piece is there:
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
 
+from stackelberg.angles import angle_mask, apply_change, state_change
 from stackelberg.buffers import ReplayBuffer
 from stackelberg.ensemble import EnsembleLinear, EnsembleMLP
 from stackelberg.errors import NonFiniteError
@@ -52,7 +53,7 @@ class ProbabilisticEnsemble(nn.Module):
     """
 
     def __init__(self, obs_dim: int, act_dim: int, config: Optional[ProbabilisticModelConfig] = None,
-                 device: str | torch.device = "cpu", seed: int = 0):
+                 device: str | torch.device = "cpu", seed: int = 0, angle_dims: Sequence[int] = ()):
         super().__init__()
         self.config = config or ProbabilisticModelConfig()
         self.config.validate()
@@ -78,6 +79,8 @@ class ProbabilisticEnsemble(nn.Module):
         self.register_buffer("holdout_mse", torch.full((cfg.ensemble_size,), float("nan")))
         self.device = torch.device(device)
         self.to(self.device)
+        # wrapped angle coordinates (stackelberg.angles); from the task, so not in the state dict
+        self.angle_mask = angle_mask(obs_dim, angle_dims).to(self.device)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, fused=True)
         self.generator = torch.Generator().manual_seed(seed + 1)  # holdout split, bootstrap, order
         self.fits = 0
@@ -112,7 +115,7 @@ class ProbabilisticEnsemble(nn.Module):
         by member -> (E, B, d)."""
         obs, act = self._expand(obs.to(self.device)), self._expand(act.to(self.device))
         mean, _ = self._forward(self._normalize(obs, act))
-        return obs + mean[..., 1:]
+        return apply_change(obs, mean[..., 1:], self.angle_mask)
 
     @torch.no_grad()
     def predict(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,14 +145,15 @@ class ProbabilisticEnsemble(nn.Module):
         noise = torch.randn(mean.shape, generator=generator, device=generator.device).to(self.device)
         out = torch.empty_like(mean)
         out[order] = mean + noise * torch.exp(0.5 * logvar)
-        return obs + out[:, 1:], out[:, 0]
+        return apply_change(obs, out[:, 1:], self.angle_mask), out[:, 0]
 
     @torch.no_grad()
     def loss(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
         """The model player's payoff: per-member MSE of the mean next-state prediction (raw
         state units; the reward head is not scored here), shape (E,)."""
         next_obs = next_obs.to(self.device)
-        return ((self.step(obs, act) - next_obs) ** 2).mean(dim=(1, 2))
+        error = state_change(next_obs, self.step(obs, act), self.angle_mask)
+        return (error ** 2).mean(dim=(1, 2))
 
     # --- training --------------------------------------------------------------------------
     def set_statistics(self, inputs: torch.Tensor) -> None:
@@ -193,7 +197,8 @@ class ProbabilisticEnsemble(nn.Module):
         data = buffer.tensors()
         obs, act, next_obs = data["obs"], data["act"], data["next_obs"]
         inputs = torch.cat([obs, act], -1).to(self.device)
-        targets = torch.cat([data["reward"].unsqueeze(-1), next_obs - obs], -1).to(self.device)
+        targets = torch.cat([data["reward"].unsqueeze(-1), state_change(obs, next_obs, self.angle_mask)],
+                            -1).to(self.device)
         n = inputs.shape[0]
         if n < 2:
             raise ValueError(f"the probabilistic model needs at least 2 transitions to fit, got {n}")

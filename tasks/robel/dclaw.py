@@ -141,6 +141,7 @@ def dclaw_turn() -> Task:
         act_low=np.full(ACT_DIM, -1.0),
         act_high=np.full(ACT_DIM, 1.0),
         success_fn=turn_success,
+        angle_dims=(TARGET_ERROR,),  # the world wraps it; the valve often sits near +-pi
         description=(
             "ROBEL DClawTurnRandom-v0 (MuJoCo 4): turn a valve from U(-60, 60) deg to 180 +- 60 deg. "
             "Obs = ROBEL's 21-dim default + claw joint velocities (30); 40 steps of 0.1 s; "

@@ -188,6 +188,7 @@ def dkitty_orient() -> Task:
         act_low=np.full(ACT_DIM, -1.0),
         act_high=np.full(ACT_DIM, 1.0),
         success_fn=orient_success,
+        angle_dims=(3, 5),  # roll and yaw come from atan2 and wrap at +-pi (pitch stays in +-pi/2)
         description=(
             "ROBEL DKittyOrientRandom-v0 (MuJoCo 4): turn in place from yaw U(-60, 60) deg to face a "
             "target at 180 +- 60 deg. Obs 53; 80 steps of 0.1 s; terminates when upright < 0.9; "
