@@ -1,6 +1,8 @@
 """`python -m stackelberg.report RUN_FOLDER...`: curves over seeds and a Markdown table.
 
-Runs are grouped by (task, algorithm, policy backend) from each folder's config.toml. Each seed's
+Runs are grouped by (task, algorithm, policy backend) from each folder's config.toml; runs of one
+group whose configs differ elsewhere (say `model.wrap_angles`) are split, and the differing keys
+name each part (`pal [model.wrap_angles=false]`). Each seed's
 curve is interpolated linearly onto a common sample grid inside the range that seed covers; the
 band is a 95% Student-t confidence interval of the mean over seeds (scipy).
 """
@@ -13,9 +15,9 @@ import sys
 import warnings
 import tomllib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 from scipy import stats
@@ -34,6 +36,8 @@ class RunCurve:
     seconds: np.ndarray
     # world changes: (samples collected when it fired, its text), from metrics.csv's column
     changes: tuple[tuple[int, str], ...] = ()
+    # the rest of the config as dotted keys (run bookkeeping left out): tells variants apart
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     def first_reaching(self, target: float, lower_is_better: bool = False) -> Optional[int]:
         hits = np.nonzero(self.values <= target if lower_is_better else self.values >= target)[0]
@@ -60,9 +64,9 @@ class RunCurve:
         if not keep.any():
             raise UserInputError(f"{self.folder} has no evaluation at or before {samples:g} samples "
                                  f"(its first is at {self.samples[0]:g})")
-        return RunCurve(self.folder, self.task, self.algo, self.seed, self.samples[keep],
-                        self.values[keep], self.seconds[keep],
-                        tuple((at, text) for at, text in self.changes if at < samples))
+        return replace(self, samples=self.samples[keep], values=self.values[keep],
+                       seconds=self.seconds[keep],
+                       changes=tuple((at, text) for at, text in self.changes if at < samples))
 
     def mean_after(self, change_at: int) -> float:
         """Mean of every evaluation after a change: how well the run did in the changed world
@@ -80,7 +84,8 @@ def load_run(folder: Path, metric: str) -> RunCurve:
         raise UserInputError(f"{metrics} has no rows yet")
     if metric not in rows[0]:
         raise UserInputError(f"unknown metric {metric!r}; metrics.csv has: {', '.join(rows[0])}")
-    run = tomllib.loads(config.read_text())["run"]
+    resolved = tomllib.loads(config.read_text())
+    run = resolved["run"]
     algo = run.get("algo", "?")
     if run.get("policy", "npg") != "npg":  # another policy backend is another method
         algo = f"{algo}+{run['policy']}"
@@ -92,7 +97,52 @@ def load_run(folder: Path, metric: str) -> RunCurve:
     return RunCurve(folder, run["task"], algo, int(run.get("seed", 0)),
                     np.array([float(r["samples"]) for r in rows]),
                     np.array([float(r[metric]) for r in rows]),
-                    np.cumsum([float(r["seconds"]) for r in rows]), tuple(changes))
+                    np.cumsum([float(r["seconds"]) for r in rows]), tuple(changes),
+                    settings=_settings(resolved))
+
+
+# [run] keys that say how a run was carried out or stored, not what was run
+_BOOKKEEPING = {"seed", "out", "samples", "threads", "device", "checkpoint_every", "snapshot_every",
+                "plot_every", "tensorboard"}
+
+
+def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    flat = {}
+    for section, values in config.items():
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if not (section == "run" and key in _BOOKKEEPING):
+                flat[f"{section}.{key}"] = tuple(value) if isinstance(value, list) else value
+    return flat
+
+
+def _toml_value(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def label_variants(curves: Sequence[RunCurve]) -> list[RunCurve]:
+    """Runs of one (task, algo) whose configs differ get the differing keys in their algo name,
+    so `group` keeps them apart. Keys some run does not have (older configs) are not compared."""
+    by_method: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, c in enumerate(curves):
+        by_method[(c.task, c.algo)].append(i)
+    out = list(curves)
+    for members in by_method.values():
+        shared = set.intersection(*(set(curves[i].settings) for i in members))
+        differing = sorted(k for k in shared if len({curves[i].settings[k] for i in members}) > 1)
+        if not differing:
+            continue
+        for i in members:
+            tag = ", ".join(f"{k}={_toml_value(curves[i].settings[k])}" for k in differing)
+            out[i] = replace(curves[i], algo=f"{curves[i].algo} [{tag}]")
+    return out
+
+
+def method_name(algo: str) -> str:
+    """PAL, MAL+MBPO, PAL [model.wrap_angles=false]: the algorithm upper-case, a variant as is."""
+    base, sep, variant = algo.partition(" [")
+    return base.upper() + sep + variant
 
 
 def mean_and_ci(matrix: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -148,10 +198,9 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
         color = colors[i % len(colors)]
         xs = [c.samples if x_axis == "samples" else c.seconds for c in curves]
         grid = np.linspace(min(x[0] for x in xs), max(x[-1] for x in xs), 200)
-        shifted = [RunCurve(c.folder, c.task, c.algo, c.seed, x, c.values, c.seconds)
-                   for c, x in zip(curves, xs)]
+        shifted = [replace(c, samples=x) for c, x in zip(curves, xs)]
         mean, ci = mean_and_ci(on_grid(shifted, grid))
-        name = f"{task} {algo.upper()}" if several_tasks else algo.upper()
+        name = f"{task} {method_name(algo)}" if several_tasks else method_name(algo)
         label = f"{name} ({len(curves)} seed{'s' if len(curves) > 1 else ''})"
         ax.plot(grid, mean, color=color, label=label, lw=2)
         ax.fill_between(grid, np.clip(mean - ci, low, high), np.clip(mean + ci, low, high),
@@ -248,7 +297,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UserInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    groups = group(curves)
+    groups = group(label_variants(curves))
     if args.plot:
         plot(groups, args.metric, Path(args.plot), args.title, args.target, args.x)
     print(table(groups, args.metric, args.target, args.lower_is_better))

@@ -70,3 +70,30 @@ def test_until_on_the_command_line(tmp_path, capsys):
     assert "| t | pal | 1 | 2000 | 20 (one seed) | 20 | 1.0 | 1.0 |" in capsys.readouterr().out
     assert report.main([str(tmp_path), "--until", "500"]) == 2
     assert "no evaluation at or before 500" in capsys.readouterr().err
+
+
+def write_run(folder, seed, extra="", values=(10, 20)):
+    folder.mkdir()
+    (folder / "config.toml").write_text(
+        f'[run]\ntask = "t"\nalgo = "pal"\nseed = {seed}\nout = "{folder}"\nthreads = {seed + 1}\n'
+        f'[model]\nensemble_size = 4\n{extra}')
+    rows = "".join(f"{1000 * (i + 1)},{v},1,\n" for i, v in enumerate(values))
+    (folder / "metrics.csv").write_text("samples,eval_return,seconds,perturbation\n" + rows)
+
+
+def test_runs_whose_configs_differ_are_reported_apart_and_named_by_the_difference(tmp_path, capsys):
+    write_run(tmp_path / "a0", 0, "wrap_angles = false\n")
+    write_run(tmp_path / "a1", 1, "wrap_angles = false\n")
+    write_run(tmp_path / "b0", 0, "wrap_angles = true\n", values=(30, 40))
+    assert report.main([str(tmp_path / n) for n in ("a0", "a1", "b0")]) == 0
+    out = capsys.readouterr().out
+    assert "| t | pal [model.wrap_angles=false] | 2 | 2000, 2000 | 20 ± 0 |" in out
+    assert "| t | pal [model.wrap_angles=true] | 1 | 2000 | 40 (one seed) |" in out
+    assert report.method_name("pal [model.wrap_angles=false]") == "PAL [model.wrap_angles=false]"
+
+
+def test_seeds_output_folders_and_a_key_only_newer_configs_have_do_not_split_a_group(tmp_path):
+    write_run(tmp_path / "old", 0)
+    write_run(tmp_path / "new", 1, "wrap_angles = true\n")
+    curves = report.label_variants([report.load_run(tmp_path / n, "eval_return") for n in ("old", "new")])
+    assert list(report.group(curves)) == [("t", "pal")]
