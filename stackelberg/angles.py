@@ -8,11 +8,11 @@ best. Models therefore learn the *wrapped* change of such coordinates and wrap w
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 
-__all__ = ["wrap_to_pi", "angle_mask", "state_change", "apply_change"]
+__all__ = ["wrap_to_pi", "angle_mask", "wrapping", "state_change", "apply_change"]
 
 
 def wrap_to_pi(x: torch.Tensor) -> torch.Tensor:
@@ -30,17 +30,19 @@ def angle_mask(obs_dim: int, angle_dims: Sequence[int]) -> torch.Tensor:
     return mask
 
 
-def state_change(obs: torch.Tensor, next_obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def wrapping(mask: torch.Tensor) -> Optional[torch.Tensor]:
+    """The mask if it marks any coordinate, else None: decided once, so the hot path of a model
+    without angles is a plain subtraction and never asks the device about the mask."""
+    return mask if bool(mask.any()) else None
+
+
+def state_change(obs: torch.Tensor, next_obs: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
     """next_obs - obs, with the change of every masked coordinate wrapped into [-pi, pi)."""
     delta = next_obs - obs
-    if not bool(mask.any()):
-        return delta
-    return torch.where(mask.to(delta.device), wrap_to_pi(delta), delta)
+    return delta if mask is None else torch.where(mask.to(delta.device), wrap_to_pi(delta), delta)
 
 
-def apply_change(obs: torch.Tensor, delta: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def apply_change(obs: torch.Tensor, delta: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
     """obs + delta, with every masked coordinate wrapped back into [-pi, pi)."""
     nxt = obs + delta
-    if not bool(mask.any()):
-        return nxt
-    return torch.where(mask.to(nxt.device), wrap_to_pi(nxt), nxt)
+    return nxt if mask is None else torch.where(mask.to(nxt.device), wrap_to_pi(nxt), nxt)

@@ -27,7 +27,7 @@ from typing import Callable, Optional, Protocol, Sequence, Union
 import numpy as np
 import torch
 
-from stackelberg.angles import angle_mask, state_change, wrap_to_pi
+from stackelberg.angles import wrap_to_pi
 from stackelberg.errors import UserInputError
 from tasks import Task
 
@@ -66,7 +66,9 @@ class Component:
         if self.periodic:
             diff = wrap_to_pi(diff)
         elif self.periodic_dims:
-            diff = state_change(torch.zeros_like(diff), diff, angle_mask(diff.shape[-1], self.periodic_dims))
+            dims = list(self.periodic_dims)
+            diff = diff.clone()
+            diff[..., dims] = wrap_to_pi(diff[..., dims])
         return diff.norm(dim=-1)
 
 

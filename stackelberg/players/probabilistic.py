@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from stackelberg.angles import angle_mask, apply_change, state_change
+from stackelberg.angles import angle_mask, apply_change, state_change, wrapping
 from stackelberg.buffers import ReplayBuffer
 from stackelberg.ensemble import EnsembleLinear, EnsembleMLP
 from stackelberg.errors import NonFiniteError
@@ -81,6 +81,7 @@ class ProbabilisticEnsemble(nn.Module):
         self.to(self.device)
         # wrapped angle coordinates (stackelberg.angles); from the task, so not in the state dict
         self.angle_mask = angle_mask(obs_dim, angle_dims).to(self.device)
+        self._wrapped = wrapping(self.angle_mask)  # None: no angle coordinates
         self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, fused=True)
         self.generator = torch.Generator().manual_seed(seed + 1)  # holdout split, bootstrap, order
         self.fits = 0
@@ -115,7 +116,7 @@ class ProbabilisticEnsemble(nn.Module):
         by member -> (E, B, d)."""
         obs, act = self._expand(obs.to(self.device)), self._expand(act.to(self.device))
         mean, _ = self._forward(self._normalize(obs, act))
-        return apply_change(obs, mean[..., 1:], self.angle_mask)
+        return apply_change(obs, mean[..., 1:], self._wrapped)
 
     @torch.no_grad()
     def predict(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,14 +146,14 @@ class ProbabilisticEnsemble(nn.Module):
         noise = torch.randn(mean.shape, generator=generator, device=generator.device).to(self.device)
         out = torch.empty_like(mean)
         out[order] = mean + noise * torch.exp(0.5 * logvar)
-        return apply_change(obs, out[:, 1:], self.angle_mask), out[:, 0]
+        return apply_change(obs, out[:, 1:], self._wrapped), out[:, 0]
 
     @torch.no_grad()
     def loss(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
         """The model player's payoff: per-member MSE of the mean next-state prediction (raw
         state units; the reward head is not scored here), shape (E,)."""
         next_obs = next_obs.to(self.device)
-        error = state_change(next_obs, self.step(obs, act), self.angle_mask)
+        error = state_change(next_obs, self.step(obs, act), self._wrapped)
         return (error ** 2).mean(dim=(1, 2))
 
     # --- training --------------------------------------------------------------------------
@@ -197,7 +198,7 @@ class ProbabilisticEnsemble(nn.Module):
         data = buffer.tensors()
         obs, act, next_obs = data["obs"], data["act"], data["next_obs"]
         inputs = torch.cat([obs, act], -1).to(self.device)
-        targets = torch.cat([data["reward"].unsqueeze(-1), state_change(obs, next_obs, self.angle_mask)],
+        targets = torch.cat([data["reward"].unsqueeze(-1), state_change(obs, next_obs, self._wrapped)],
                             -1).to(self.device)
         n = inputs.shape[0]
         if n < 2:
