@@ -1,6 +1,7 @@
 """One-step model error on DClaw-Turn data with and without wrapped-angle learning (RESULTS 7.2).
 
-Fits the paper's 4 x MLP(512, 512) ensemble on iterations 85-107 of the PAL run made before
+Counts the transitions whose target error jumps by 2*pi, scores the run's own last model on its
+last iteration, then fits the paper's 4 x MLP(512, 512) ensemble on iterations 85-107 of the PAL run made before
 `model.wrap_angles` existed and scores it on iterations 108-111: mean absolute error of the
 predicted target error and of the other coordinates, and the bias of the reward the model implies.
 
@@ -41,9 +42,22 @@ def main() -> None:
     torch.set_num_threads(1)
     task = tasks.make("dclaw-turn")
     files = sorted((RUN / "data").glob("iter_*.npz"))
+    every = load(files)
+    jumps = int(((every[2][:, TARGET_ERROR] - every[0][:, TARGET_ERROR]).abs() > np.pi).sum())
+    print(f"transitions whose target error jumps by 2*pi: {jumps} of {len(every[0])}")
+    wrapped = angle_mask(task.obs_dim, [TARGET_ERROR])
+    own = DynamicsEnsemble(task.obs_dim, task.act_dim)
+    own.load_state_dict(torch.load(RUN / "checkpoint.pt", weights_only=False)["model"])
+    obs, act, nxt = load(files[-1:])
+    pred = own.step(obs, act)
+    error = state_change(nxt.expand_as(pred), pred, wrapped).abs().mean((0, 1))
+    near = obs[:, TARGET_ERROR].abs() > 2.8
+    bias = task.reward_fn(obs, act, pred).mean(0) - task.reward_fn(obs, act, nxt)
+    print(f"the run's last model on its last iteration: target_error MAE {error[TARGET_ERROR]:.2f} rad, "
+          f"joint angles MAE {error[:9].min():.2f}-{error[:9].max():.2f}; reward (model - world) "
+          f"{bias[near].mean():+.1f} per step where |target error| > 2.8 ({near.float().mean():.0%} of it)")
     train, (obs, act, nxt) = load(files[85:108]), load(files[108:])
     print(f"train {len(train[0])} transitions, test {len(obs)}")
-    wrapped = angle_mask(task.obs_dim, [TARGET_ERROR])
     for dims in [(), (TARGET_ERROR,)]:
         model = DynamicsEnsemble(task.obs_dim, task.act_dim, seed=0, angle_dims=dims)
         model.fit(as_buffer(*train, task.horizon), epochs=100)
