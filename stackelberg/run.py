@@ -18,7 +18,7 @@ import torch
 
 import tasks
 from stackelberg.config import (MODEL_PLAYERS, POLICY_PLAYERS, Config, apply_dict, config_to_toml,
-                                load_toml, set_value)
+                                load_toml, set_value, start_fraction_for)
 from stackelberg.errors import NonFiniteError, UserInputError
 from stackelberg.schedules import SCHEDULES, Schedule, make_schedule
 from stackelberg.tensorboard_log import TensorBoardLog, require_tensorboard
@@ -111,11 +111,13 @@ def resolve_config(args: argparse.Namespace) -> Config:
     if config.run.task not in tasks.names():
         raise UserInputError(f"unknown task {config.run.task!r}; valid tasks: {', '.join(tasks.names())}")
     config.validate()
+    task = tasks.make(config.run.task)
+    # record the value the run uses, not "none" (a later default change must not alter a resume)
+    config.npg.start_state_buffer_fraction = start_fraction_for(config.npg, task.horizon)
     if config.run.perturb:  # fail before the run folder exists; record the sizes used
         from stackelberg.perturbations import check_perturbations, parse_perturbations
 
-        checked = check_perturbations(tasks.make(config.run.task),
-                                      parse_perturbations(config.run.perturb))
+        checked = check_perturbations(task, parse_perturbations(config.run.perturb))
         config.run.perturb = tuple(p.to_text() for p in checked)
     return config
 

@@ -7,6 +7,7 @@ import tasks
 from stackelberg.buffers import InitialStateBuffer, ReplayBuffer, Trajectory
 from stackelberg.config import NPGConfig
 from stackelberg.players.npg import NPGPolicyPlayer
+from stackelberg import run
 from stackelberg.rollouts import model_rollouts
 from tasks import Task
 
@@ -51,6 +52,20 @@ def test_start_states_mix_initial_and_visited_states(fraction, expect_buffer):
     starts = player.start_states(replay, initial, 10)
     assert starts.shape == (10, 4)
     assert int((starts[:, 0] == 7.0).sum()) == expect_buffer
+
+
+@pytest.mark.parametrize("name,expected", [("inverted-pendulum", 0.5), ("hopper", 0.5),
+                                           ("dclaw-turn", 0.0), ("reacher-7dof", 0.0)])
+def test_start_state_default_follows_the_paper_by_task_horizon(name, expected):
+    """[P]: half the rollouts from visited states on the long-horizon Gym tasks only; an explicit
+    value always wins, and the CLI records the resolved number in the run's config."""
+    task = tasks.make(name)
+    assert NPGPolicyPlayer(task).start_fraction == expected
+    assert NPGPolicyPlayer(task, NPGConfig(start_state_buffer_fraction=0.25)).start_fraction == 0.25
+    args = run.build_parser().parse_args(["--task", name])
+    assert run.resolve_config(args).npg.start_state_buffer_fraction == expected
+    args = run.build_parser().parse_args(["--task", name, "--set", "npg.start_state_buffer_fraction=1"])
+    assert run.resolve_config(args).npg.start_state_buffer_fraction == 1.0
 
 
 def test_improve_runs_every_member_and_reports_kl():

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from stackelberg.buffers import InitialStateBuffer, ReplayBuffer
-from stackelberg.config import NPGConfig, PolicyConfig
+from stackelberg.config import NPGConfig, PolicyConfig, start_fraction_for
 from stackelberg.errors import NonFiniteError
 from stackelberg.gae import discounted_returns, gae_advantages
 from stackelberg.npg import npg_step
@@ -42,13 +42,14 @@ class NPGPolicyPlayer(nn.Module):
         self.generator = torch.Generator().manual_seed(seed + 1)  # start states, batches
         self.noise = torch.Generator(device=self.device).manual_seed(seed + 2)  # action noise
         self.horizon = min(task.horizon, self.npg.horizon_cap)
+        self.start_fraction = start_fraction_for(self.npg, task.horizon)
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         return self.policy.sample(obs.to(self.device), self.noise, deterministic)
 
     def start_states(self, replay: ReplayBuffer, initial: InitialStateBuffer, n: int) -> torch.Tensor:
-        from_buffer = round(n * self.npg.start_state_buffer_fraction) if len(replay) else 0
+        from_buffer = round(n * self.start_fraction) if len(replay) else 0
         parts = [initial.sample(n - from_buffer, self.generator)]
         if from_buffer:
             parts.append(replay.sample_states(from_buffer, self.generator))
