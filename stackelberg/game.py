@@ -44,6 +44,9 @@ class IterationReport:
     seconds: float  # wall-clock of the whole iteration
     # perturbations that changed the world before this iteration's collection ("; "-separated)
     perturbation: str = ""
+    # the task's success rate and score on the data-collection episodes (exploring policy)
+    train_success: float = float("nan")
+    train_score: float = float("nan")
     policy_extras: dict = field(default_factory=dict)  # player-specific numbers (e.g. log_std)
 
     def row(self) -> dict:
@@ -150,6 +153,7 @@ class Game:
         self.model_fitted = True
 
         evaluation = world.evaluate(self.eval_env, self._act(True), self.task, self.eval_episodes)
+        collected = world.outcomes(self.task, trajectories)
         model_return = self.predicted_return(evaluation.start_states)
         t4 = time.perf_counter()
         report = IterationReport(
@@ -163,6 +167,7 @@ class Game:
             collect_seconds=t1 - t0, fit_seconds=fit_seconds, improve_seconds=improve_seconds,
             eval_seconds=t4 - t3, seconds=t4 - t0,
             perturbation="; ".join(p.to_text() for p in fired),
+            train_success=collected.success_rate, train_score=collected.score,
             policy_extras=dict(improved.extras))
         self.iteration += 1
         if not math.isfinite(report.model_train_loss):

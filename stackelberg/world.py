@@ -46,6 +46,25 @@ def collect(env: gym.Env, act: ActFn, task: Task, num_samples: int) -> list[Traj
 
 
 @dataclass
+class Outcomes:
+    """What the task's own success and score functions say about a set of episodes."""
+
+    success_rate: float  # NaN when the task has no success function (or there are no episodes)
+    score: float  # mean of the task's score_fn (NaN without one)
+
+
+def outcomes(task: Task, trajs: list[Trajectory]) -> Outcomes:
+    """Success rate and mean score of whole episodes, judged on each episode's observations."""
+    episode_obs = [torch.cat([t.obs, t.next_obs[-1:]]) for t in trajs]  # (T + 1, obs_dim) each
+    success = score = float("nan")
+    if task.success_fn is not None and trajs:
+        success = float(np.mean([bool(task.success_fn(obs)) for obs in episode_obs]))
+    if task.score_fn is not None and trajs:
+        score = float(np.mean([float(task.score_fn(obs)) for obs in episode_obs]))
+    return Outcomes(success_rate=success, score=score)
+
+
+@dataclass
 class Evaluation:
     mean_return: float
     success_rate: float  # NaN when the task has no success function
@@ -57,13 +76,8 @@ class Evaluation:
 def evaluate(env: gym.Env, act: ActFn, task: Task, episodes: int) -> Evaluation:
     trajs = [run_episode(env, act, task) for _ in range(episodes)]
     returns = [t.reward.sum().item() for t in trajs]
-    episode_obs = [torch.cat([t.obs, t.next_obs[-1:]]) for t in trajs]  # (T + 1, obs_dim) each
-    success = score = float("nan")
-    if task.success_fn is not None and trajs:
-        success = float(np.mean([bool(task.success_fn(obs)) for obs in episode_obs]))
-    if task.score_fn is not None and trajs:
-        score = float(np.mean([float(task.score_fn(obs)) for obs in episode_obs]))
+    judged = outcomes(task, trajs)
     return Evaluation(mean_return=float(np.mean(returns)) if returns else float("nan"),
-                      success_rate=success,
+                      success_rate=judged.success_rate,
                       start_states=torch.stack([t.obs[0] for t in trajs]) if trajs else torch.empty(0),
-                      returns=returns, score=score)
+                      returns=returns, score=judged.score)

@@ -244,6 +244,10 @@ def test_dclaw_scripted_success_parity(turn):
     assert not infos[-1]["success"] and any(i["success"] for i in infos)
     episodes = torch.stack([episode, torch.cat([obs[:1], nxt])])
     assert turn.success_fn(episodes).tolist() == [True, False]
+    # the score is the env's own target distance at the last step
+    torch.testing.assert_close(turn.score_fn(episodes),
+                               torch.tensor([0.03, infos[-1]["target_distance"]], dtype=torch.float64))
+    assert infos[-1]["target_distance"] == pytest.approx(0.5)
 
 
 def test_dclaw_zero_policy_rarely_succeeds(turn):
@@ -329,6 +333,10 @@ def test_dkitty_scripted_success_and_fall(orient):
     ends = (10, 15, 20, 21)
     assert [bool(orient.success_fn(episode[: t + 1])) for t in ends] == [True, False, True, False]
     assert orient.success_fn(torch.stack([episode[:11], episode[5:16]])).tolist() == [True, False]
+    # the score is the env's own facing error at the last step of each episode
+    scores = [float(orient.score_fn(episode[: t + 1])) for t in ends]
+    np.testing.assert_allclose(scores, [infos[t - 1]["angle_error"] for t in ends], atol=1e-9)
+    assert scores[0] < 0.01 and scores[1] == pytest.approx(0.4, abs=0.01)
 
 
 def test_reward_gradients_are_finite(turn, orient):

@@ -1,4 +1,7 @@
 """Schedule semantics in the real game loop, with recording stub players."""
+import dataclasses
+import math
+
 import pytest
 import torch
 
@@ -105,3 +108,27 @@ def test_paper_defaults():
     assert pal.samples_for(1000) == 1000 and pal.samples_for(40) == 200
     assert mal.samples_for(1000) == 3000 and mal.samples_for(40) == 800
     assert GDA().simultaneous and BR().simultaneous and not PAL().simultaneous
+
+
+def test_reports_judge_the_collected_episodes_with_the_task_functions():
+    """train_success / train_score: the task's success and score functions on the episodes the
+    exploring policy collected this iteration (here: success = the episode lasted >= 25 steps,
+    score = its length), checked against the trajectories themselves."""
+    task = dataclasses.replace(
+        tasks.make("inverted-pendulum"),
+        success_fn=lambda episode_obs: torch.tensor(episode_obs.shape[-2] - 1 >= 25),
+        score_fn=lambda episode_obs: torch.tensor(float(episode_obs.shape[-2] - 1)))
+    collected = {}
+    game = Game(task, RecordingPolicy(), CountingModel(), PAL(**SMALL), eval_episodes=1,
+                on_collect=lambda it, trajs: collected.__setitem__(it, [len(t) for t in trajs]))
+    reports = list(game.play(800))
+    rates = []
+    for r in reports:
+        lengths = collected[r.iteration]
+        rates.append(sum(n >= 25 for n in lengths) / len(lengths))
+        assert r.train_success == pytest.approx(rates[-1])
+        assert r.train_score == pytest.approx(sum(lengths) / len(lengths))
+    assert 0 < min(rates) and max(rates) < 1  # both outcomes in every batch: the check can fail
+    # a task without the functions reports NaN, not a number
+    _, _, _, plain = play(PAL(**SMALL), samples=400)
+    assert all(math.isnan(r.train_success) and math.isnan(r.train_score) for r in plain)

@@ -122,6 +122,12 @@ def turn_success(episode_obs: torch.Tensor) -> torch.Tensor:
     return episode_obs[..., -1, TARGET_ERROR].abs() < SUCCESS_THRESHOLD
 
 
+def turn_final_error(episode_obs: torch.Tensor) -> torch.Tensor:
+    """|target error| (rad) at the last step: how far from the target the valve ends, which
+    shows progress long before the 0.1 rad success threshold is met."""
+    return episode_obs[..., -1, TARGET_ERROR].abs()
+
+
 def make_dclaw_turn_env(seed: Optional[int] = None) -> DClawTurnEnv:
     """A DClaw-Turn env, already reset once with `seed`."""
     env = DClawTurnEnv()
@@ -141,6 +147,8 @@ def dclaw_turn() -> Task:
         act_low=np.full(ACT_DIM, -1.0),
         act_high=np.full(ACT_DIM, 1.0),
         success_fn=turn_success,
+        score_fn=turn_final_error,
+        score_name="final valve error (rad)",
         angle_dims=(TARGET_ERROR,),  # the world wraps it; the valve often sits near +-pi
         description=(
             "ROBEL DClawTurnRandom-v0 (MuJoCo 4): turn a valve from U(-60, 60) deg to 180 +- 60 deg. "

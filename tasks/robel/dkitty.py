@@ -169,6 +169,11 @@ def orient_success(episode_obs: torch.Tensor) -> torch.Tensor:
     return (angle_error(last) < 0.087) & (last[..., UPRIGHT] > 0.96)
 
 
+def orient_final_error(episode_obs: torch.Tensor) -> torch.Tensor:
+    """Facing error (rad) at the last step: graded progress below the success threshold."""
+    return angle_error(episode_obs[..., -1, :])
+
+
 def make_dkitty_orient_env(seed: Optional[int] = None) -> DKittyOrientEnv:
     """A DKitty-Orient env, already reset once with `seed`."""
     env = DKittyOrientEnv()
@@ -188,6 +193,8 @@ def dkitty_orient() -> Task:
         act_low=np.full(ACT_DIM, -1.0),
         act_high=np.full(ACT_DIM, 1.0),
         success_fn=orient_success,
+        score_fn=orient_final_error,
+        score_name="final facing error (rad)",
         angle_dims=(3, 5),  # roll and yaw come from atan2 and wrap at +-pi (pitch stays in +-pi/2)
         description=(
             "ROBEL DKittyOrientRandom-v0 (MuJoCo 4): turn in place from yaw U(-60, 60) deg to face a "
