@@ -53,9 +53,14 @@ class Outcomes:
     score: float  # mean of the task's score_fn (NaN without one)
 
 
+def episode_observations(trajs: list[Trajectory]) -> list[torch.Tensor]:
+    """Each episode's (T + 1, obs_dim) observations: what success_fn and score_fn judge."""
+    return [torch.cat([t.obs, t.next_obs[-1:]]) for t in trajs]
+
+
 def outcomes(task: Task, trajs: list[Trajectory]) -> Outcomes:
     """Success rate and mean score of whole episodes, judged on each episode's observations."""
-    episode_obs = [torch.cat([t.obs, t.next_obs[-1:]]) for t in trajs]  # (T + 1, obs_dim) each
+    episode_obs = episode_observations(trajs)
     success = score = float("nan")
     if task.success_fn is not None and trajs:
         success = float(np.mean([bool(task.success_fn(obs)) for obs in episode_obs]))

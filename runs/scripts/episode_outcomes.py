@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywher
 
 import tasks  # noqa: E402
 from stackelberg.buffers import Trajectory  # noqa: E402
+from stackelberg.world import episode_observations  # noqa: E402
 
 
 def load_episodes(data_file: Path) -> list[Trajectory]:
@@ -36,7 +37,7 @@ def load_episodes(data_file: Path) -> list[Trajectory]:
 
 def per_episode(task: tasks.Task, episodes: list[Trajectory]) -> tuple[np.ndarray, np.ndarray]:
     """(success flags, scores), one per episode; NaN where the task has no such function."""
-    episode_obs = [torch.cat([t.obs, t.next_obs[-1:]]) for t in episodes]
+    episode_obs = episode_observations(episodes)
     judge = lambda fn: np.array([float(fn(obs)) if fn else np.nan for obs in episode_obs])
     return judge(task.success_fn), judge(task.score_fn)
 
