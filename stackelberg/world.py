@@ -53,20 +53,20 @@ class Outcomes:
     score: float  # mean of the task's score_fn (NaN without one)
 
 
-def episode_observations(trajs: list[Trajectory]) -> list[torch.Tensor]:
-    """Each episode's (T + 1, obs_dim) observations: what success_fn and score_fn judge."""
-    return [torch.cat([t.obs, t.next_obs[-1:]]) for t in trajs]
+def judge_episodes(task: Task, trajs: list[Trajectory]) -> tuple[np.ndarray, np.ndarray]:
+    """(success flags, scores), one per whole episode, each judged on its (T + 1, obs_dim)
+    observations; NaN where the task has no such function."""
+    episode_obs = [torch.cat([t.obs, t.next_obs[-1:]]) for t in trajs]
+    judge = lambda fn: np.array([float(fn(obs)) if fn is not None else np.nan for obs in episode_obs])
+    return judge(task.success_fn), judge(task.score_fn)
 
 
 def outcomes(task: Task, trajs: list[Trajectory]) -> Outcomes:
-    """Success rate and mean score of whole episodes, judged on each episode's observations."""
-    episode_obs = episode_observations(trajs)
-    success = score = float("nan")
-    if task.success_fn is not None and trajs:
-        success = float(np.mean([bool(task.success_fn(obs)) for obs in episode_obs]))
-    if task.score_fn is not None and trajs:
-        score = float(np.mean([float(task.score_fn(obs)) for obs in episode_obs]))
-    return Outcomes(success_rate=success, score=score)
+    """Success rate and mean score of whole episodes (NaN without the function or episodes)."""
+    if not trajs:
+        return Outcomes(success_rate=float("nan"), score=float("nan"))
+    success, score = judge_episodes(task, trajs)
+    return Outcomes(success_rate=float(success.mean()), score=float(score.mean()))
 
 
 @dataclass

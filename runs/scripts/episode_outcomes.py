@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywher
 
 import tasks  # noqa: E402
 from stackelberg.buffers import Trajectory  # noqa: E402
-from stackelberg.world import episode_observations  # noqa: E402
+from stackelberg.world import judge_episodes  # noqa: E402
 
 
 def load_episodes(data_file: Path) -> list[Trajectory]:
@@ -33,13 +33,6 @@ def load_episodes(data_file: Path) -> list[Trajectory]:
     return [Trajectory(obs=o, act=a, next_obs=n, reward=r, terminated=bool(t))
             for o, a, n, r, t in zip(cut("obs"), cut("act"), cut("next_obs"), cut("reward"),
                                      z["terminated"])]
-
-
-def per_episode(task: tasks.Task, episodes: list[Trajectory]) -> tuple[np.ndarray, np.ndarray]:
-    """(success flags, scores), one per episode; NaN where the task has no such function."""
-    episode_obs = episode_observations(episodes)
-    judge = lambda fn: np.array([float(fn(obs)) if fn else np.nan for obs in episode_obs])
-    return judge(task.success_fn), judge(task.score_fn)
 
 
 def main() -> None:
@@ -56,7 +49,7 @@ def main() -> None:
         samples = 0
         for f in files:
             episodes = load_episodes(f)
-            success, score = per_episode(task, episodes)
+            success, score = judge_episodes(task, episodes)
             # binned by the samples the run had before collecting them
             rows = bins.setdefault(samples // args.bin * args.bin, [np.empty(0), np.empty(0)])
             samples += sum(len(t) for t in episodes)
