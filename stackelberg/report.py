@@ -68,6 +68,16 @@ class RunCurve:
                        seconds=self.seconds[keep],
                        changes=tuple((at, text) for at, text in self.changes if at < samples))
 
+    def binned(self, width: float) -> dict[int, float]:
+        """Mean of the evaluations in each `width`-sample bin, keyed by the bin's first sample:
+        how a slow-moving metric (a log-std, a model loss) drifts, without one noisy row."""
+        keys = (self.samples // width * width).astype(int)
+        out = {}
+        for key in np.unique(keys):
+            values = self.values[(keys == key) & ~np.isnan(self.values)]
+            out[int(key)] = float(values.mean()) if values.size else float("nan")
+        return out
+
     def mean_after(self, change_at: int) -> float:
         """Mean of every evaluation after a change: how well the run did in the changed world
         overall, less sensitive than `recovery` to one lucky evaluation."""
@@ -275,6 +285,20 @@ def recovery_table(groups: dict, metric: str, lower_is_better: bool) -> str:
     return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *lines])
 
 
+def bins_table(groups: dict, metric: str, width: float) -> str:
+    """One row per run: the mean of `metric` in each `width`-sample bin."""
+    runs = [c for curves in groups.values() for c in curves]
+    binned = [c.binned(width) for c in runs]
+    starts = sorted(set().union(*binned))
+    head = ["task", "algo", "seed", *(f"{k:,}+" for k in starts)]
+    lines = [f"mean {metric} per {width:,.0f}-sample bin (a column starts at its samples)",
+             "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for c, bins in zip(runs, binned):
+        cells = [_num(bins[k]) if k in bins and not math.isnan(bins[k]) else "-" for k in starts]
+        lines.append("| " + " | ".join([c.task, c.algo, str(c.seed), *cells]) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m stackelberg.report", description=__doc__)
     p.add_argument("folders", nargs="+", help="run folders (each with metrics.csv, config.toml)")
@@ -289,7 +313,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--until", type=float, metavar="SAMPLES",
                    help="use only the evaluations at or before SAMPLES (e.g. the nominal part of "
                         "a run whose world changes later)")
+    p.add_argument("--bins", type=float, metavar="SAMPLES",
+                   help="also print each run's mean of the metric per SAMPLES-sample bin")
     args = p.parse_args(argv)
+    if args.bins is not None and args.bins <= 0:
+        print(f"error: --bins must be a positive number of samples, got {args.bins:g}", file=sys.stderr)
+        return 2
     try:
         curves = [load_run(Path(f), args.metric) for f in args.folders]
         if args.until is not None:
@@ -301,6 +330,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.plot:
         plot(groups, args.metric, Path(args.plot), args.title, args.target, args.x)
     print(table(groups, args.metric, args.target, args.lower_is_better))
+    if args.bins is not None:
+        print("\n" + bins_table(groups, args.metric, args.bins))
     return 0
 
 

@@ -97,3 +97,22 @@ def test_seeds_output_folders_and_a_key_only_newer_configs_have_do_not_split_a_g
     write_run(tmp_path / "new", 1, "wrap_angles = true\n")
     curves = report.label_variants([report.load_run(tmp_path / n, "eval_return") for n in ("old", "new")])
     assert list(report.group(curves)) == [("t", "pal")]
+
+
+def test_bins_average_the_evaluations_inside_each_bin_and_skip_missing_values():
+    c = curve([1000, 4000, 5000, 9000, 12000], [1.0, np.nan, 3.0, 5.0, 7.0])
+    assert c.binned(5000) == {0: 1.0, 5000: 4.0, 10000: 7.0}
+    assert np.isnan(curve([1000], [np.nan]).binned(5000)[0])  # a bin with no value stays empty
+    short = curve([1000, 6000], [2.0, 0.5])
+    text = report.bins_table(report.group([c, short]), "eval_score", 5000)
+    assert "| t | pal | 0 | 1 | 4 | 7 |" in text
+    assert "| t | pal | 0 | 2 | 0.5 | - |" in text  # the shorter run has no 10,000+ bin
+
+
+def test_bins_on_the_command_line(tmp_path, capsys):
+    (tmp_path / "config.toml").write_text('[run]\ntask = "reacher-7dof"\nalgo = "mal"\nseed = 2\n')
+    (tmp_path / "metrics.csv").write_text("samples,eval_score,seconds\n1000,0.5,1\n2000,0.3,1\n3000,0.1,1\n")
+    assert report.main([str(tmp_path), "--metric", "eval_score", "--bins", "2000"]) == 0
+    assert "| reacher-7dof | mal | 2 | 0.5 | 0.2 |" in capsys.readouterr().out
+    assert report.main([str(tmp_path), "--bins", "0"]) == 2
+    assert "--bins must be a positive number" in capsys.readouterr().err
