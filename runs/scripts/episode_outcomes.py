@@ -35,16 +35,26 @@ def load_episodes(data_file: Path) -> list[Trajectory]:
                                      z["terminated"])]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def saved_runs(description: str, default_bin: int) -> tuple[argparse.Namespace, list[tuple[Path, str, list[Path]]]]:
+    """The command line shared by the scripts that read runs' saved data: run folders and a bin
+    width; each run as (folder, task name, its data files in order), or a usage error."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (config.toml, data/)")
-    parser.add_argument("--bin", type=int, default=5000, help="samples per row (default 5000)")
+    parser.add_argument("--bin", type=int, default=default_bin, help=f"samples per row (default {default_bin})")
     args = parser.parse_args()
+    runs = []
     for run in args.runs:
         files = sorted((run / "data").glob("iter_*.npz"))
         if not (run / "config.toml").exists() or not files:
             parser.error(f"{run} is not a run folder with saved data (config.toml, data/iter_*.npz)")
-        task = tasks.make(tomllib.loads((run / "config.toml").read_text())["run"]["task"])
+        runs.append((run, tomllib.loads((run / "config.toml").read_text())["run"]["task"], files))
+    return args, runs
+
+
+def main() -> None:
+    args, runs = saved_runs(__doc__.split("\n\n")[0], 5000)
+    for run, task_name, files in runs:
+        task = tasks.make(task_name)
         bins: dict[int, list[np.ndarray]] = {}
         samples = 0
         for f in files:

@@ -9,16 +9,14 @@ negated so that positive = towards the target), by the sign of the initial error
 """
 from __future__ import annotations
 
-import argparse
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from episode_outcomes import load_episodes  # noqa: E402
+from episode_outcomes import load_episodes, saved_runs  # noqa: E402
 
 TARGET_ERROR = 20  # obs index of wrap(target - valve angle)
 
@@ -29,17 +27,11 @@ def travel_towards_target(obs: np.ndarray, next_obs: np.ndarray) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="dclaw-turn run folders (config.toml, data/)")
-    parser.add_argument("--bin", type=int, default=10000, help="samples per row (default 10000)")
-    args = parser.parse_args()
-    for run in args.runs:
-        files = sorted((run / "data").glob("iter_*.npz"))
-        if not (run / "config.toml").exists() or not files:
-            parser.error(f"{run} is not a run folder with saved data (config.toml, data/iter_*.npz)")
-        task = tomllib.loads((run / "config.toml").read_text())["run"]["task"]
+    args, runs = saved_runs(__doc__.split("\n\n")[0], 10000)
+    for run, task, files in runs:
         if task != "dclaw-turn":
-            parser.error(f"{run} is a {task} run; the valve is dclaw-turn's")
+            print(f"error: {run} is a {task} run; the valve is dclaw-turn's", file=sys.stderr)
+            sys.exit(2)
         bins: dict[int, list[tuple[float, float]]] = {}
         samples = 0
         for f in files:
