@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from stackelberg.errors import UserInputError
 from stackelberg.mbpo_config import MBPOConfig, ProbabilisticModelConfig
-from stackelberg.schedules import PAL, Schedule
+from stackelberg.schedules import PAL, Schedule, make_schedule
 
 
 @dataclass
@@ -274,6 +274,16 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
         raise UserInputError(f"config file {str(path)!r} is not valid TOML: {err}") from None
+
+
+def load_saved_config(path: str | Path) -> Config:
+    """A config.toml a run wrote, read back: the schedule starts from its algorithm's defaults
+    (a file need not list every schedule knob), then every value in the file applies."""
+    data = load_toml(path)
+    config = Config()
+    config.schedule = make_schedule(str(data.get("run", {}).get("algo", "pal")))
+    apply_dict(config, data)
+    return config
 
 
 def config_to_toml(config: Config) -> str:

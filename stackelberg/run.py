@@ -18,7 +18,7 @@ import torch
 
 import tasks
 from stackelberg.config import (MODEL_PLAYERS, POLICY_PLAYERS, Config, apply_dict, config_to_toml,
-                                load_toml, set_value, start_fraction_for)
+                                load_saved_config, load_toml, set_value, start_fraction_for)
 from stackelberg.errors import NonFiniteError, UserInputError
 from stackelberg.schedules import SCHEDULES, Schedule, make_schedule
 from stackelberg.tensorboard_log import TensorBoardLog, require_tensorboard
@@ -166,9 +166,7 @@ def resolve_resume(args: argparse.Namespace) -> Config:
     out = Path(args.out)
     if not (out / "config.toml").is_file():  # a missing checkpoint is handled by `play`
         raise UserInputError(f"{out} has no config.toml and checkpoint.pt to resume from")
-    config = Config()
-    config.schedule = make_schedule(str(load_toml(out / "config.toml")["run"].get("algo", "pal")))
-    apply_dict(config, load_toml(out / "config.toml"))
+    config = load_saved_config(out / "config.toml")
     config.run.out = str(out)
     for key in ("samples", "threads"):
         if getattr(args, key) is not None:

@@ -22,10 +22,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
-from stackelberg.config import Config, apply_dict, load_toml
+from stackelberg.config import Config, load_saved_config
 from stackelberg.errors import UserInputError
 from stackelberg.recipe import Cell, Recipe, load_recipe
-from stackelberg.schedules import make_schedule
 
 # may differ between a run folder's config.toml and the recipe: the budget can be extended,
 # threads are a machine setting and the folder may have been moved
@@ -104,10 +103,7 @@ def cell_state(cell: Cell) -> tuple[str, Optional[int]]:
 
 def config_differences(expected: Config, saved_toml: Path) -> list[str]:
     """`section.key: saved -> expected` for every value the recipe would change."""
-    data = load_toml(saved_toml)
-    saved = Config()
-    saved.schedule = make_schedule(str(data.get("run", {}).get("algo", "pal")))
-    apply_dict(saved, data)
+    saved = load_saved_config(saved_toml)
     old, new = saved.to_dict(), expected.to_dict()
     return [f"{section}.{key}: {old[section][key]!r} -> {value!r}"
             for section, values in new.items() for key, value in values.items()

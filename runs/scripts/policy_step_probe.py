@@ -1,4 +1,4 @@
-"""Is a run's policy player held back by its step count or by its model? (RESULTS 7.9)
+"""Is a run's policy player held back by its step count or by its model? (RESULTS 7.8)
 
 Loads a run's snapshot (policy, value function and model ensemble at one iteration), then keeps
 taking NPG steps on that *frozen* model, as a more aggressive policy player would, and after
@@ -26,17 +26,8 @@ import tasks  # noqa: E402
 from stackelberg import world  # noqa: E402
 from stackelberg.buffers import InitialStateBuffer, ReplayBuffer  # noqa: E402
 from stackelberg.build import build_players  # noqa: E402
-from stackelberg.config import Config, apply_dict, load_toml  # noqa: E402
+from stackelberg.diagnose import load_config  # noqa: E402
 from stackelberg.rollouts import model_rollouts  # noqa: E402
-from stackelberg.schedules import SCHEDULES  # noqa: E402
-
-
-def run_config(run: Path) -> Config:
-    data = load_toml(run / "config.toml")
-    config = Config()
-    config.schedule = SCHEDULES[str(data["run"].get("algo", "pal"))]()
-    apply_dict(config, data)
-    return config
 
 
 def initial_states(run: Path, up_to_iteration: int) -> InitialStateBuffer:
@@ -62,7 +53,7 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
 
-    config = run_config(args.run)
+    config = load_config(args.run)
     task = tasks.make(config.run.task)
     policy, model = build_players(config, task, "cpu")
     snapshot = torch.load(args.run / "snapshots" / f"iter_{args.snapshot:04d}.pt", weights_only=False)

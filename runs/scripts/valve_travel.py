@@ -1,4 +1,4 @@
-"""How far, and which way, a DClaw-Turn run turns the valve in each real episode (RESULTS 7.9).
+"""How far, and which way, a DClaw-Turn run turns the valve in each real episode (RESULTS 7.8).
 
 A plateau of the final error can mean the policy turns the wrong way for one sign of the target,
 or the right way too slowly. This splits them: for every collected episode, the valve's travel
