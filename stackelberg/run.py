@@ -324,4 +324,7 @@ def lock_run_folder(out: Path) -> typing.TextIO:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from stackelberg.stop_signal import sigterm_as_interrupt
+
+    with sigterm_as_interrupt():
+        sys.exit(main())

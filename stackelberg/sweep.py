@@ -14,8 +14,10 @@ import csv
 import fnmatch
 import math
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -25,6 +27,7 @@ from typing import Optional, Sequence
 from stackelberg.config import Config, load_saved_config
 from stackelberg.errors import UserInputError
 from stackelberg.recipe import Cell, Recipe, load_recipe
+from stackelberg.stop_signal import Terminated, sigterm_as_interrupt
 
 # may differ between a run folder's config.toml and the recipe: the budget can be extended,
 # threads are a machine setting and the folder may have been moved
@@ -129,6 +132,11 @@ def plan(recipe: Recipe) -> list[tuple[Cell, str, Optional[int]]]:
 
 
 # --- running one cell (in a thread of this process, or in a Ray worker) ---------------------
+_running: set[subprocess.Popen] = set()  # the runs this process started and waits on
+_running_lock = threading.Lock()
+_stopping = threading.Event()  # set once the sweep was terminated: no run may start after it
+
+
 def run_job(job: Job) -> JobResult:
     """Start or resume one cell as `python -m stackelberg.run`. Deciding here, from the folder,
     makes a retried job (e.g. by Ray after a lost worker) resume instead of failing."""
@@ -142,15 +150,35 @@ def run_job(job: Job) -> JobResult:
                   f"{' '.join(argv)}\n")
         log.flush()
         start = time.time()
-        proc = subprocess.run([sys.executable, "-m", "stackelberg.run", *argv], env=env,
-                              stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        with subprocess.Popen([sys.executable, "-m", "stackelberg.run", *argv], env=env,
+                              stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT) as proc:
+            with _running_lock:
+                _running.add(proc)
+                if _stopping.is_set():  # started while the sweep was being stopped
+                    proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait()
+            finally:
+                with _running_lock:
+                    _running.discard(proc)
         end = time.time()
     return JobResult(job.name, proc.returncode, resumed, start, end)
+
+
+def stop_running_cells() -> None:
+    """SIGTERM to this process's runs: a SIGTERM sent to the sweep alone would leave them
+    running. Each stops as after Ctrl-C, with its checkpoint and data on disk."""
+    with _running_lock:
+        _stopping.set()
+        for proc in _running:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
 
 
 def run_local(jobs: Sequence[Job], workers: int, on_done=None) -> list[JobResult]:
     """Each cell is its own process; a thread pool only waits on them."""
     results = []
+    _stopping.clear()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(run_job, job): job for job in jobs}
         try:
@@ -161,7 +189,9 @@ def run_local(jobs: Sequence[Job], workers: int, on_done=None) -> list[JobResult
                     results.append(crashed(futures[future], err))
                 if on_done:
                     on_done(results[-1], len(results), len(jobs))
-        except KeyboardInterrupt:  # the runs got the signal too and keep their checkpoints
+        except KeyboardInterrupt as stop:  # the runs stop too and keep their checkpoints
+            if isinstance(stop, Terminated):  # Ctrl-C reached them already
+                stop_running_cells()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     return results
@@ -374,4 +404,5 @@ if __name__ == "__main__":
     # through the imported module, so Ray pickles `run_job` by reference, not from __main__
     from stackelberg.sweep import main as sweep_main
 
-    sys.exit(sweep_main())
+    with sigterm_as_interrupt():
+        sys.exit(sweep_main())

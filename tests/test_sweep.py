@@ -2,7 +2,10 @@
 in parallel processes (or Ray tasks), complete cells are skipped and incomplete ones resumed."""
 import csv
 import shutil
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -184,3 +187,26 @@ def test_ray_backend_runs_cells_as_ray_tasks(tmp_path):
     argv[argv.index("--out") + 1] = str(tmp_path / "cli")
     assert run.main(argv) == 0
     assert rows_without_timing(tmp_path / "cli") == rows_without_timing(cell.folder)
+
+
+def test_sigterm_to_the_sweep_stops_its_runs_cleanly(tmp_path):
+    """`kill`/`timeout`/a scheduler stop a sweep with SIGTERM: its runs must stop too (not go on
+    as orphans) and through their interrupted path, leaving a resumable cell."""
+    path = recipe(tmp_path, samples=100_000, algos='["pal"]')
+    cell = tmp_path / "out" / "inverted-pendulum-pal-s0"
+    proc = subprocess.Popen([sys.executable, "-m", "stackelberg.sweep", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (cell / "checkpoint.pt").is_file():  # the run is past its first iteration
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # no-op once it ended; a sweep hung on its runs must not outlive the test
+    assert proc.returncode == 130
+    assert "interrupted; run the same command again to resume" in err
+    assert "interrupted; checkpoint and data are in" in (cell / "run.log").read_text()
+    run.lock_run_folder(cell).close()  # no process holds the run folder any more
+    assert 0 < load_checkpoint(cell / "checkpoint.pt")["samples"] < 100_000

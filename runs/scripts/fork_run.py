@@ -1,0 +1,60 @@
+"""Branch a run from its last checkpoint with changed settings (an intervention experiment).
+
+`--resume` deliberately refuses new settings: a resumed run must be the run it was. To ask "what
+if this run had changed X at this point", copy it to a new folder, change X there, and resume the
+copy; the source run is left untouched. `--log-std` also resets the policy's exploration noise in
+the copied checkpoint: raising `policy.min_log_std` alone cannot do it, because the KL guard
+(`npg.max_kl`) rejects the jump from a collapsed log-std to the new floor (RESULTS 7.14).
+
+    .venv/bin/python runs/scripts/fork_run.py runs/out/robel-variants/dclaw-turn-pal-ball-e10-s0 \
+        runs/out/robel-variants/dclaw-turn-pal-ball-e10-std1-s0 --set policy.min_log_std=-1.0 --log-std -1.0
+    .venv/bin/python -m stackelberg.run --resume --out runs/out/robel-variants/dclaw-turn-pal-ball-e10-std1-s0
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import torch
+
+from stackelberg.config import config_to_toml, load_saved_config, set_value
+
+LOG_STD_KEY = "policy.log_std"
+
+
+def fork(source: Path, target: Path, settings: list[str], log_std: float | None) -> None:
+    if not (source / "checkpoint.pt").is_file():
+        raise SystemExit(f"{source} has no checkpoint.pt to branch from")
+    if target.exists():
+        raise SystemExit(f"{target} exists; pick a new folder for the branch")
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("checkpoint_prev.pt"))
+    config = load_saved_config(target / "config.toml")
+    config.run.out = str(target)
+    for item in settings:
+        key, _, value = item.partition("=")
+        set_value(config, key, value)
+    config.validate()
+    (target / "config.toml").write_text(config_to_toml(config))
+    if log_std is not None:
+        checkpoint = torch.load(target / "checkpoint.pt", weights_only=False)
+        state = checkpoint["policy"]["module"]
+        state[LOG_STD_KEY] = torch.full_like(state[LOG_STD_KEY], log_std)
+        torch.save(checkpoint, target / "checkpoint.pt")
+    print(f"branched {source} at {torch.load(target / 'checkpoint.pt', weights_only=False)['samples']} "
+          f"samples -> {target}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("source", type=Path)
+    p.add_argument("target", type=Path)
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument("--log-std", type=float, default=None,
+                   help="set every entry of the policy's log-std to this value")
+    args = p.parse_args()
+    fork(args.source, args.target, args.set, args.log_std)
+
+
+if __name__ == "__main__":
+    main()
