@@ -14,35 +14,40 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 import torch
 
 from stackelberg.config import config_to_toml, load_saved_config, set_value
+from stackelberg.errors import UserInputError
 
 LOG_STD_KEY = "policy.log_std"
 
 
 def fork(source: Path, target: Path, settings: list[str], log_std: float | None) -> None:
     if not (source / "checkpoint.pt").is_file():
-        raise SystemExit(f"{source} has no checkpoint.pt to branch from")
+        raise SystemExit(f"error: {source} has no checkpoint.pt to branch from")
     if target.exists():
-        raise SystemExit(f"{target} exists; pick a new folder for the branch")
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("checkpoint_prev.pt"))
-    config = load_saved_config(target / "config.toml")
+        raise SystemExit(f"error: {target} exists; pick a new folder for the branch")
+    config = load_saved_config(source / "config.toml")
     config.run.out = str(target)
-    for item in settings:
-        key, _, value = item.partition("=")
-        set_value(config, key, value)
-    config.validate()
+    try:  # before copying anything: bad input leaves no half-made branch
+        for item in settings:
+            key, _, value = item.partition("=")
+            set_value(config, key, value)
+        config.validate()
+    except UserInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("checkpoint_prev.pt"))
     (target / "config.toml").write_text(config_to_toml(config))
+    checkpoint = torch.load(target / "checkpoint.pt", weights_only=False)
     if log_std is not None:
-        checkpoint = torch.load(target / "checkpoint.pt", weights_only=False)
         state = checkpoint["policy"]["module"]
         state[LOG_STD_KEY] = torch.full_like(state[LOG_STD_KEY], log_std)
         torch.save(checkpoint, target / "checkpoint.pt")
-    print(f"branched {source} at {torch.load(target / 'checkpoint.pt', weights_only=False)['samples']} "
-          f"samples -> {target}")
+    print(f"branched {source} at {checkpoint['samples']} samples -> {target}")
 
 
 def main() -> None:
