@@ -171,8 +171,7 @@ def stop_running_cells() -> None:
     with _running_lock:
         _stopping.set()
         for proc in _running:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGTERM)  # Popen skips a process that has already ended
 
 
 def run_local(jobs: Sequence[Job], workers: int, on_done=None) -> list[JobResult]:
