@@ -22,25 +22,16 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere in the checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import tasks  # noqa: E402
 from stackelberg import world  # noqa: E402
 from stackelberg.build import build_players  # noqa: E402
 from stackelberg.diagnose import load_config  # noqa: E402
 from stackelberg.rollouts import model_rollouts  # noqa: E402
+from policy_step_probe import snapshot_arg  # noqa: E402
 
 TARGET_ERROR = 20  # obs index of wrap(target - valve angle)
-
-
-def snapshot_arg(text: str) -> tuple[Path, int]:
-    run, sep, iteration = text.rpartition(":")
-    if not sep or not iteration.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r}: expected RUN_FOLDER:ITERATION, e.g. runs/out/x:220")
-    path = Path(run) / "snapshots" / f"iter_{int(iteration):04d}.pt"
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"{path} does not exist; list {Path(run) / 'snapshots'} "
-                                         "for the saved iterations")
-    return Path(run), int(iteration)
 
 
 def load_players(run: Path, iteration: int):
