@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from stackelberg.config import Config
+from stackelberg.errors import UserInputError
 from stackelberg.players.base import ModelPlayer, PolicyPlayer
 from tasks import Task
 
@@ -14,6 +15,17 @@ def build_players(config: Config, task: Task, device: str | torch.device = "cpu"
     """The (policy, model) pair the config asks for, seeded with `run.seed`."""
     seed = config.run.seed
     angle_dims = task.angle_dims if config.model.wrap_angles else ()
+    symmetry = None
+    if config.model.augment_symmetry:
+        if task.symmetry is None:
+            raise UserInputError(
+                f"model.augment_symmetry needs a task with a mirror symmetry (Task.symmetry); "
+                f"{task.name} has none: drop `--set model.augment_symmetry=true`")
+        if config.model_player == "probabilistic":
+            raise UserInputError(
+                "model.augment_symmetry is implemented for the deterministic ensemble only; "
+                "use run.model_player = \"deterministic\" or drop model.augment_symmetry")
+        symmetry = task.symmetry
     if config.model_player == "probabilistic":
         from stackelberg.players.probabilistic import ProbabilisticEnsemble
 
@@ -23,7 +35,7 @@ def build_players(config: Config, task: Task, device: str | torch.device = "cpu"
         from stackelberg.players.dynamics import DynamicsEnsemble
 
         model = DynamicsEnsemble(task.obs_dim, task.act_dim, config.model, device, seed=seed,
-                                 angle_dims=angle_dims)
+                                 angle_dims=angle_dims, symmetry=symmetry)
     if config.run.policy == "mbpo":
         from stackelberg.players.mbpo import MBPOPolicyPlayer
 

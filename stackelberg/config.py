@@ -35,6 +35,11 @@ class ModelConfig:
     # the prediction; false = [mjrl]'s plain s' - s on every coordinate. Applies to both model
     # players (the MBPO ensemble too).
     wrap_angles: bool = True
+    # Train on every real transition and its mirror image under the task's symmetry
+    # (Task.symmetry; DClaw-Turn has one). Not in [P]: it widens the model's data to the turning
+    # direction the policy has not tried yet. Doubles the data per epoch, so halve model_epochs
+    # to keep the fit cost.
+    augment_symmetry: bool = False
 
 
 @dataclass

@@ -226,6 +226,7 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     np.random.seed(run.seed)
     task = tasks.make(run.task)
     try:
+        policy, model = build_players(config, task, device)  # may reject a config/task mismatch
         lock = lock_run_folder(out)  # held until this process ends, however it ends
     except UserInputError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -234,7 +235,6 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     recorder = RunRecorder(out, config_to_toml(config),
                            f"{run.algo.upper()}{backend} on {run.task} (seed {run.seed})",
                            score_name=task.score_name)
-    policy, model = build_players(config, task, device)
     game = Game(task, policy, model, config.schedule, seed=run.seed, perturbations=run.perturb,
                 eval_episodes=run.eval_episodes, device=device, on_collect=recorder.save_data)
     if resume:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict
 
-from tasks.base import ParamValue, ScoreFn, SuccessFn, Task, TransitionFn, WorldChange
+from tasks.base import ParamValue, ScoreFn, SuccessFn, Symmetry, Task, TransitionFn, WorldChange
 from tasks.ant import ant
 from tasks.gym_tasks import hopper, inverted_pendulum
 from tasks.pen import pen
@@ -46,5 +46,5 @@ def make(name: str) -> Task:
     return factory()
 
 
-__all__ = ["Task", "TransitionFn", "SuccessFn", "ScoreFn", "WorldChange", "ParamValue", "make",
+__all__ = ["Task", "Symmetry", "TransitionFn", "SuccessFn", "ScoreFn", "WorldChange", "ParamValue", "make",
            "names", "register", "UnknownTaskError"]

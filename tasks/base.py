@@ -34,6 +34,49 @@ class WorldChange:
 
 
 @dataclass(frozen=True)
+class Symmetry:
+    """A mirror symmetry of a world: a signed permutation of observation and action coordinates
+    that maps every transition (s, a, s') onto another transition the world could produce.
+
+    `obs_index[i]` is the coordinate that mirrored coordinate i is read from and `obs_sign[i]`
+    its sign (likewise for actions). A model player can train on each transition and its mirror
+    image (`model.augment_symmetry`), so what the policy learns on one side of the world also
+    teaches the model about the other side. It must be an involution (mirroring twice is the
+    identity) and leave reward, termination and success unchanged; the task tests check both.
+    """
+
+    obs_index: tuple[int, ...]
+    obs_sign: tuple[float, ...]
+    act_index: tuple[int, ...]
+    act_sign: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        for kind in ("obs", "act"):
+            index, sign = getattr(self, f"{kind}_index"), getattr(self, f"{kind}_sign")
+            if sorted(index) != list(range(len(index))) or len(sign) != len(index):
+                raise ValueError(f"Symmetry.{kind}_index must be a permutation of 0..n-1 with one "
+                                 f"sign per coordinate")
+
+    @staticmethod
+    def _apply(x: torch.Tensor, index: tuple[int, ...], sign: tuple[float, ...]) -> torch.Tensor:
+        signs = torch.as_tensor(sign, dtype=x.dtype, device=x.device)
+        return x[..., list(index)] * signs
+
+    def obs(self, obs: torch.Tensor) -> torch.Tensor:
+        return self._apply(obs, self.obs_index, self.obs_sign)
+
+    def act(self, act: torch.Tensor) -> torch.Tensor:
+        return self._apply(act, self.act_index, self.act_sign)
+
+    def with_mirror_images(self, data: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """`data` (obs, act, next_obs; other keys, e.g. reward, copied unchanged) followed by
+        its mirror image: twice as many transitions."""
+        mirrored = {"obs": self.obs(data["obs"]), "act": self.act(data["act"]),
+                    "next_obs": self.obs(data["next_obs"])}
+        return {k: torch.cat([v, mirrored.get(k, v)]) for k, v in data.items()}
+
+
+@dataclass(frozen=True)
 class Task:
     """Everything the game needs to know about a world.
 
@@ -50,6 +93,7 @@ class Task:
     task without them, and `default_dynamics_target` is what a bare `dynamics@N` changes.
     `angle_dims` lists observation coordinates the world wraps into [-pi, pi): the model players
     learn their change wrapped (`stackelberg.angles`) unless `model.wrap_angles = false`.
+    `symmetry` is a mirror symmetry of the world, used when `model.augment_symmetry = true`.
     """
 
     name: str
@@ -69,6 +113,7 @@ class Task:
     dynamics_targets: Mapping[str, WorldChange] = field(default_factory=dict)
     default_dynamics_target: str = "mass"
     angle_dims: tuple[int, ...] = ()
+    symmetry: Optional[Symmetry] = None
 
     def clip_action(self, act: torch.Tensor) -> torch.Tensor:
         low = torch.as_tensor(self.act_low, dtype=act.dtype, device=act.device)

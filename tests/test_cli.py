@@ -63,6 +63,9 @@ def test_config_file_and_cli_precedence(tmp_path):
     (["--perturb", "wobble@10"], "unknown kind 'wobble'"),
     (["--perturb", "goals@100"], "has no goal distribution to shift"),
     (["--perturb", "dynamics@100:target=forearm"], "valid targets: damping, mass"),
+    (["--set", "model.augment_symmetry=true"], "inverted-pendulum has none"),
+    (["--task", "dclaw-turn", "--policy", "mbpo", "--set", "model.augment_symmetry=true"],
+     "deterministic ensemble only"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

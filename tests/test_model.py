@@ -108,3 +108,21 @@ def test_replay_buffer_keeps_last_b_whole_trajectories(capacity, expected):
     assert len(buffer) == expected
     newest = source._trajectories[-1]
     torch.testing.assert_close(buffer.tensors()["obs"][-50:], newest.obs)
+
+
+def test_symmetry_augmentation_trains_on_the_buffer_and_its_mirror_image():
+    from tasks.base import Symmetry
+
+    buffer = linear_world_buffer()
+    odd = Symmetry((0, 1, 2), (-1.0, -1.0, -1.0), (0,), (-1.0,))  # a linear world is odd
+    plain, mirrored = small_model(), DynamicsEnsemble(
+        3, 1, ModelConfig(ensemble_size=4, hidden_sizes=(32, 32)), seed=1, symmetry=odd)
+    steps_plain = plain.fit(buffer, epochs=2, min_steps=1).steps
+    steps_mirrored = mirrored.fit(buffer, epochs=2, min_steps=1).steps
+    assert steps_mirrored == 2 * steps_plain  # twice the data per epoch
+    data = buffer.tensors()
+    both = torch.cat([data["obs"], -data["obs"]])
+    torch.testing.assert_close(mirrored.obs_mean, torch.zeros(3))  # statistics of the union
+    torch.testing.assert_close(mirrored.obs_scale, both.std(0, unbiased=False))
+    assert plain.obs_mean.abs().max() > 1e-3
+    assert len(buffer.tensors()["obs"]) == len(data["obs"])  # the buffer itself is untouched

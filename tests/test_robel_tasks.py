@@ -372,3 +372,72 @@ def test_make_env_is_reset_with_the_seed(turn, orient):
         b = task.make_env(0)
         b.reset(seed=5)
         np.testing.assert_array_equal(b.step(np.zeros(task.act_dim))[0], first)
+
+
+# --- the DClaw mirror symmetry ----------------------------------------------------------------
+def _write_mirrored_state(src, dst, symmetry):
+    """Put `dst` in the mirror image of `src`'s simulator state (claw, valve, target, action)."""
+    idx = src.group.qpos_idx
+    joint = torch.as_tensor(src.data.qpos[idx])
+    to_joints = lambda x: symmetry.act(torch.as_tensor(x)).numpy()  # noqa: E731 (same map)
+    dst.data.qpos[:], dst.data.qvel[:] = src.data.qpos, src.data.qvel
+    dst.data.qpos[idx], dst.data.qvel[idx] = to_joints(joint), to_joints(src.data.qvel[idx])
+    dst.data.qpos[src._valve_q] = -src.data.qpos[src._valve_q]
+    dst.data.qvel[src._valve_v] = -src.data.qvel[src._valve_v]
+    dst.target, dst.last_action = float(wrap_angle(-src.target)), to_joints(src.last_action)
+    mujoco.mj_forward(dst.model, dst.data)
+
+
+def _mirror_step_error(turn, symmetry, episodes=6):
+    """Per obs coordinate: mean |step(mirror(s), mirror(a)) - mirror(step(s, a))| over mean |s' - s|."""
+    world, image = turn.make_env(0), turn.make_env(0)
+    rng = np.random.default_rng(3)
+    errors, changes = [], []
+    for ep in range(episodes):
+        obs, _ = world.reset(seed=ep)
+        image.reset(seed=ep)
+        for t in range(turn.horizon):
+            _write_mirrored_state(world, image, symmetry)
+            np.testing.assert_allclose(image._observe(), symmetry.obs(torch.as_tensor(obs)).numpy(), atol=1e-12)
+            # noise plus a sweeping curl of every finger, which pushes the valve around
+            act = np.clip(rng.normal(0, 0.7, 9) + np.sin(t / 3 + ep) * np.array([0, 1, -1] * 3), -1, 1)
+            nxt = world.step(act)[0]
+            nxt_image = image.step(symmetry.act(torch.as_tensor(act)).numpy())[0]
+            error, change = nxt_image - symmetry.obs(torch.as_tensor(nxt)).numpy(), nxt - obs
+            error[20], change[20] = wrap_angle(error[20]), wrap_angle(change[20])  # as the model sees it
+            errors.append(np.abs(error))
+            changes.append(np.abs(change))
+            obs = nxt
+    changes = np.mean(changes, 0)
+    return np.mean(errors, 0) / changes, changes
+
+
+def test_dclaw_mirror_is_an_involution_that_keeps_reward_and_success(turn):
+    sym = turn.symmetry
+    env = turn.make_env(2)
+    actions = np.random.default_rng(2).uniform(-1, 1, (120, 9))
+    (obs, act, nxt, reward, term, _), _ = rollout(env, actions, seed=2)
+    torch.testing.assert_close(sym.obs(sym.obs(obs)), obs, rtol=0, atol=0)
+    torch.testing.assert_close(sym.act(sym.act(act)), act, rtol=0, atol=0)
+    mirrored = sym.with_mirror_images({"obs": obs, "act": act, "next_obs": nxt, "reward": reward})
+    assert mirrored["obs"].shape == (240, 30)
+    m_obs, m_act, m_nxt = mirrored["obs"][120:], mirrored["act"][120:], mirrored["next_obs"][120:]
+    assert not torch.equal(m_obs, obs)
+    torch.testing.assert_close(turn.reward_fn(m_obs, m_act, m_nxt), reward.double(), atol=1e-9, rtol=0)
+    episodes = torch.cat([obs[:1], nxt[:39]]).unsqueeze(0)
+    torch.testing.assert_close(turn.success_fn(sym.obs(episodes)), turn.success_fn(episodes))
+    with pytest.raises(ValueError, match="permutation"):
+        type(sym)((0, 0), (1.0, 1.0), (0,), (1.0,))
+
+
+def test_dclaw_mirror_agrees_with_the_simulator(turn):
+    """The world is mirror symmetric up to ROBEL's rounded mounting angles: a mirrored step
+    differs from the mirrored state's own step by a few percent of the step's change; a wrong
+    mirror (abduction joints not negated) is off by the whole change."""
+    ratio, changes = _mirror_step_error(turn, turn.symmetry)
+    assert changes[10] > 0.01  # the valve does turn in these episodes
+    assert ratio.max() < 0.1, ratio
+    sym = turn.symmetry
+    keep_valve = [abs(s) if i not in (10, 20) else s for i, s in enumerate(sym.obs_sign)]
+    wrong = type(sym)(sym.obs_index, tuple(keep_valve), sym.act_index, tuple(abs(s) for s in sym.act_sign))
+    assert _mirror_step_error(turn, wrong, episodes=2)[0].max() > 0.5

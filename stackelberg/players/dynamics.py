@@ -3,7 +3,7 @@ M(s, a) = s + sigma_delta * MLP((s - mu_s) / sigma_s, (a - mu_a) / sigma_a),
 with normalisation statistics recomputed from the buffer at every fit ([P] Sec. 5, [mjrl])."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import torch
 from torch import nn
@@ -14,6 +14,9 @@ from stackelberg.config import ModelConfig
 from stackelberg.ensemble import EnsembleMLP
 from stackelberg.errors import NonFiniteError
 from stackelberg.players.base import FitReport
+
+if TYPE_CHECKING:
+    from tasks.base import Symmetry
 
 _EPS = 1e-8
 
@@ -29,11 +32,13 @@ class DynamicsEnsemble(nn.Module):
 
     `angle_dims` are observation coordinates the world wraps into [-pi, pi) (a task's
     `angle_dims`): their change is learned wrapped and their prediction is wrapped
-    (`stackelberg.angles`), so crossing +-pi is a small step, not a jump of 2*pi.
+    (`stackelberg.angles`), so crossing +-pi is a small step, not a jump of 2*pi. With a
+    `symmetry` (a task's `Task.symmetry`), every fit trains on the buffer and its mirror image.
     """
 
     def __init__(self, obs_dim: int, act_dim: int, config: Optional[ModelConfig] = None,
-                 device: str | torch.device = "cpu", seed: int = 0, angle_dims: Sequence[int] = ()):
+                 device: str | torch.device = "cpu", seed: int = 0, angle_dims: Sequence[int] = (),
+                 symmetry: Optional["Symmetry"] = None):
         super().__init__()
         self.config = config or ModelConfig()
         self.obs_dim, self.act_dim = obs_dim, act_dim
@@ -52,6 +57,7 @@ class DynamicsEnsemble(nn.Module):
         # derived from the task, not learned: kept out of the state dict
         self.angle_mask = angle_mask(obs_dim, angle_dims).to(self.device)
         self._wrapped = wrapping(self.angle_mask)  # None: no angle coordinates
+        self.symmetry = symmetry
         # fused Adam: one kernel for all parameters, ~1.5x faster training steps on CPU (bench)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.config.lr,
                                           weight_decay=self.config.weight_decay, fused=True)
@@ -97,7 +103,10 @@ class DynamicsEnsemble(nn.Module):
     # --- training -------------------------------------------------------------------------
     def fit(self, buffer: ReplayBuffer, epochs: int, min_steps: int = 100,
             max_steps: int = 100_000) -> FitReport:
-        data = {k: v.to(self.device) for k, v in buffer.tensors().items()}
+        data = buffer.tensors()
+        if self.symmetry is not None:
+            data = self.symmetry.with_mirror_images(data)
+        data = {k: v.to(self.device) for k, v in data.items()}
         obs, act, next_obs = data["obs"], data["act"], data["next_obs"]
         self.set_statistics(obs, act, next_obs)
         inputs, targets = self._inputs(obs, act), self._targets(obs, next_obs)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from tasks.base import Task
+from tasks.base import Symmetry, Task
 from tasks.robel.assets import DCLAW_TURN_XML, load_model, model_path
 from tasks.robel.control import PositionGroup, RobelEnv, safe_sqrt, wrap_angle
 
@@ -36,6 +36,32 @@ TARGET_OFFSET_RANGE = (-np.pi / 3, np.pi / 3)  # target = wrap(pi + offset)
 SUCCESS_THRESHOLD = 0.1
 # obs slices
 QPOS, COS, SIN, LAST_ACTION, TARGET_ERROR, QVEL = slice(0, 9), 9, 10, slice(11, 20), 20, slice(21, 30)
+
+
+
+def _mirror() -> Symmetry:
+    """Reflection through the vertical plane that holds the thumb and the valve axis.
+
+    It swaps the first two fingers (FF <-> MF), flips the sign of every finger's sideways
+    (abduction, J*0) joint and keeps the two bending joints; the valve angle, its sine and the
+    target error change sign. The start and target distributions are symmetric under it and the
+    reward depends only on |target error|, the pose's distance to a symmetric nominal pose and the
+    joint speeds. The scene is mirror symmetric up to ROBEL's rounded mounting angles (3.14, 2.6):
+    one simulated step of a mirrored state differs from the mirrored step by 0.5-7% of the step's
+    own change, per coordinate (tests/test_robel_tasks.py measures it).
+    """
+    joints = (3, 4, 5, 0, 1, 2, 6, 7, 8)
+    joint_sign = (-1.0, 1.0, 1.0) * 3
+
+    def shifted(start: int) -> tuple[int, ...]:
+        return tuple(start + j for j in joints)
+
+    obs_index = shifted(0) + (9, 10) + shifted(11) + (20,) + shifted(21)
+    obs_sign = joint_sign + (1.0, -1.0) + joint_sign + (-1.0,) + joint_sign
+    return Symmetry(obs_index, obs_sign, joints, joint_sign)
+
+
+MIRROR = _mirror()
 
 
 class DClawTurnEnv(RobelEnv):
@@ -150,6 +176,7 @@ def dclaw_turn() -> Task:
         score_fn=turn_final_error,
         score_name="final valve error (rad)",
         angle_dims=(TARGET_ERROR,),  # the world wraps it; the valve often sits near +-pi
+        symmetry=MIRROR,
         description=(
             "ROBEL DClawTurnRandom-v0 (MuJoCo 4): turn a valve from U(-60, 60) deg to 180 +- 60 deg. "
             "Obs = ROBEL's 21-dim default + claw joint velocities (30); 40 steps of 0.1 s; "
