@@ -22,6 +22,11 @@ def run_folders(source: Path) -> list[Path]:
     return sorted(p.parent for p in source.rglob("metrics.csv") if (p.parent / "config.toml").exists())
 
 
+def rows(metrics: Path) -> int:
+    with metrics.open() as f:
+        return sum(1 for _ in f) - 1  # minus the header
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("groups", nargs="*", help="subfolders of runs/out to keep (default: all)")
@@ -36,6 +41,13 @@ def main() -> None:
     for root in roots:
         for run in run_folders(root):
             target = args.dest / run.relative_to(args.source)
+            kept = target / "metrics.csv"
+            if kept.exists() and rows(kept) > rows(run / "metrics.csv"):
+                # a restarted run (runs/out does not survive a new machine) must not erase the
+                # longer record of an earlier one: keep that and say so
+                print(f"skipped {run}: {kept} holds {rows(kept)} iterations, the run only "
+                      f"{rows(run / 'metrics.csv')}; move the record aside to replace it")
+                continue
             target.mkdir(parents=True, exist_ok=True)
             for name in KEPT:
                 shutil.copy2(run / name, target / name)
