@@ -1,5 +1,13 @@
 """stackelberg: model-based RL as a Stackelberg game between a policy player and a model player
 (Rajeswaran, Mordatch, Kumar, ICML 2020)."""
+import os
+
+# Before torch loads MKL: MKL otherwise picks kernels by memory alignment, and a resumed run's
+# tensors sit at other addresses than an uninterrupted run's, so the two drift apart in the last
+# bits (seen on an AVX-512 EPYC). STRICT keeps the fastest instruction set but makes results
+# independent of alignment, which `--resume` promises. A value the user set is kept.
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+
 from stackelberg.buffers import InitialStateBuffer, ReplayBuffer, Trajectory
 from stackelberg.config import Config, ModelConfig, NPGConfig, PolicyConfig, RunConfig
 from stackelberg.errors import NonFiniteError, UserInputError

@@ -1,5 +1,7 @@
 import pytest
-import torch
+
+import stackelberg  # noqa: F401  (sets MKL_CBWR before torch loads MKL; see its __init__)
+import torch  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
