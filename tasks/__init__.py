@@ -46,5 +46,5 @@ def make(name: str) -> Task:
     return factory()
 
 
-__all__ = ["Task", "Symmetry", "TransitionFn", "SuccessFn", "ScoreFn", "WorldChange", "ParamValue", "make",
-           "names", "register", "UnknownTaskError"]
+__all__ = ["Task", "Symmetry", "TransitionFn", "SuccessFn", "ScoreFn", "WorldChange", "ParamValue",
+           "make", "names", "register", "UnknownTaskError"]

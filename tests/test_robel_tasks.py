@@ -378,10 +378,12 @@ def test_make_env_is_reset_with_the_seed(turn, orient):
 def _write_mirrored_state(src, dst, symmetry):
     """Put `dst` in the mirror image of `src`'s simulator state (claw, valve, target, action)."""
     idx = src.group.qpos_idx
-    joint = torch.as_tensor(src.data.qpos[idx])
-    to_joints = lambda x: symmetry.act(torch.as_tensor(x)).numpy()  # noqa: E731 (same map)
+
+    def to_joints(x):  # joint angles, speeds and actions share the action's mirror map
+        return symmetry.act(torch.as_tensor(x)).numpy()
+
     dst.data.qpos[:], dst.data.qvel[:] = src.data.qpos, src.data.qvel
-    dst.data.qpos[idx], dst.data.qvel[idx] = to_joints(joint), to_joints(src.data.qvel[idx])
+    dst.data.qpos[idx], dst.data.qvel[idx] = to_joints(src.data.qpos[idx]), to_joints(src.data.qvel[idx])
     dst.data.qpos[src._valve_q] = -src.data.qpos[src._valve_q]
     dst.data.qvel[src._valve_v] = -src.data.qvel[src._valve_v]
     dst.target, dst.last_action = float(wrap_angle(-src.target)), to_joints(src.last_action)
