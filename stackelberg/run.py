@@ -256,6 +256,10 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
         else:
             game.load_state_dict(state)
         recorder.restore(state)
+    if run.plot_every:
+        # import matplotlib now, not at the first plot: a stop signal that lands inside its
+        # C-extension initialisation surfaces as ImportError, not as an interrupt
+        import stackelberg.plots  # noqa: F401
     board = TensorBoardLog(out / "tensorboard", game.samples if resume else None) \
         if run.tensorboard else None
     bar = tqdm(total=run.samples, initial=game.samples, unit="samples", disable=not progress,
