@@ -95,6 +95,11 @@ def bench_fvp(states: int, repeats: int = 5) -> dict:
     return out
 
 
+def bfloat16_forward(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return net(x).float()
+
+
 def bench_ensemble_variants(obs_dim: int, act_dim: int, batch: int, repeats: int = 20,
                             compile_model: bool = True) -> dict:
     """Train-step throughput of the batched ensemble against the slower alternatives."""
@@ -111,6 +116,9 @@ def bench_ensemble_variants(obs_dim: int, act_dim: int, batch: int, repeats: int
                               torch.optim.Adam(members.parameters(), lr=config.lr)),
         "batched_foreach_adam": (net, torch.optim.Adam(net.parameters(), lr=config.lr)),
         "batched_fused_adam": (net, torch.optim.Adam(net.parameters(), lr=config.lr, fused=True)),
+        # model.fit_precision = "bfloat16": the passes under autocast, the loss in float32
+        "batched_fused_adam_bf16": (lambda t: bfloat16_forward(net, t),
+                                    torch.optim.Adam(net.parameters(), lr=config.lr, fused=True)),
     }
     out: dict = {"batch_per_member": batch}
     for name, (forward, optimizer) in variants.items():
@@ -224,6 +232,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     lines.append(f"ensemble train step (B={var['batch_per_member']}): member loop {loop:.1f} -> "
                  f"batched {foreach:.1f} -> + fused Adam {fused:.1f} GFLOP/s "
                  f"({fused / loop:.2f}x over the loop; {fused / ceiling:.0%} of the ceiling)")
+    bf16 = var["batched_fused_adam_bf16"]["gflops"]
+    lines.append(f"bfloat16 fit (autocast, same step): {bf16:.1f} GFLOP/s ({bf16 / fused:.2f}x float32)")
     compiled = var.get("batched_fused_adam_compiled")
     if compiled and "error" in compiled:
         lines.append(f"torch.compile: failed ({compiled['error']})")

@@ -27,6 +27,10 @@ def build_players(config: Config, task: Task, device: str | torch.device = "cpu"
                 "use run.model_player = \"deterministic\" or drop model.augment_symmetry")
         symmetry = task.symmetry
     if config.model_player == "probabilistic":
+        if config.model.fit_precision != "float32":
+            raise UserInputError(
+                "model.fit_precision is implemented for the deterministic ensemble only; "
+                "use run.model_player = \"deterministic\" or drop model.fit_precision")
         from stackelberg.players.probabilistic import ProbabilisticEnsemble
 
         model = ProbabilisticEnsemble(task.obs_dim, task.act_dim, config.probabilistic_model,

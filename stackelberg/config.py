@@ -19,6 +19,9 @@ from stackelberg.mbpo_config import MBPOConfig, ProbabilisticModelConfig
 from stackelberg.schedules import PAL, Schedule, make_schedule
 
 
+FIT_PRECISIONS = ("float32", "bfloat16")
+
+
 @dataclass
 class ModelConfig:
     """Deterministic dynamics ensemble ([P] Tables 2-3)."""
@@ -40,6 +43,10 @@ class ModelConfig:
     # direction the policy has not tried yet. Doubles the data per epoch, so halve model_epochs
     # to keep the fit cost.
     augment_symmetry: bool = False
+    # Precision of the fit's forward and backward passes. "bfloat16" runs them under CPU/CUDA
+    # autocast (weights, Adam and the loss stay float32): ~1.6x faster training steps on CPUs
+    # with AVX512-BF16 (bench), at bfloat16's 8-bit mantissa. Prediction is always float32.
+    fit_precision: str = "float32"  # "float32" | "bfloat16"
 
 
 @dataclass
@@ -158,6 +165,8 @@ class Config:
             (self.model.batch_size >= 1, "model.batch_size must be >= 1"),
             (self.model.lr > 0, "model.lr must be positive"),
             (self.model.normalization in ("std", "mad"), "model.normalization must be 'std' or 'mad'"),
+            (self.model.fit_precision in FIT_PRECISIONS,
+             f"model.fit_precision must be one of {', '.join(FIT_PRECISIONS)}, got {self.model.fit_precision!r}"),
             (all(h > 0 for h in self.model.hidden_sizes), "model.hidden_sizes must be positive"),
             (all(h > 0 for h in self.policy.hidden_sizes), "policy.hidden_sizes must be positive"),
             (self.policy.min_log_std <= self.policy.max_log_std,

@@ -36,6 +36,6 @@ def test_quick_bench_writes_every_section(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["matmul_gflops"] > 0
     assert result["fvp"]["max_relative_difference"] < 1e-4
-    for key in ("loop_foreach_adam", "batched_foreach_adam", "batched_fused_adam"):
+    for key in ("loop_foreach_adam", "batched_foreach_adam", "batched_fused_adam", "batched_fused_adam_bf16"):
         assert result["ensemble_variants"][key]["gflops"] > 0
     assert "closed form" in capsys.readouterr().out

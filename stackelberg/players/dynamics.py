@@ -115,6 +115,7 @@ class DynamicsEnsemble(nn.Module):
         steps_per_epoch = max(n // batch, 1)
         total = int(min(max(epochs * steps_per_epoch, min_steps), max_steps))
         members = self.ensemble_size
+        low_precision = self.config.fit_precision == "bfloat16"
         done, losses = 0, []
         while done < total:
             # each member draws its own permutation: same data, own mini-batch order
@@ -122,8 +123,9 @@ class DynamicsEnsemble(nn.Module):
             order = order.to(self.device)
             for j in range(min(steps_per_epoch, total - done)):
                 idx = order[:, j * batch:(j + 1) * batch]
-                pred = self.net(inputs[idx])
-                loss = (((pred - targets[idx]) ** 2) * self.delta_mask).mean(dim=(1, 2)).sum()
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=low_precision):
+                    pred = self.net(inputs[idx])
+                loss = (((pred.float() - targets[idx]) ** 2) * self.delta_mask).mean(dim=(1, 2)).sum()
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
