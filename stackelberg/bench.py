@@ -8,6 +8,7 @@ import math
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -95,11 +96,6 @@ def bench_fvp(states: int, repeats: int = 5) -> dict:
     return out
 
 
-def bfloat16_forward(net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        return net(x).float()
-
-
 def bench_ensemble_variants(obs_dim: int, act_dim: int, batch: int, repeats: int = 20,
                             compile_model: bool = True) -> dict:
     """Train-step throughput of the batched ensemble against the slower alternatives."""
@@ -111,14 +107,15 @@ def bench_ensemble_variants(obs_dim: int, act_dim: int, batch: int, repeats: int
     flops = 3 * ensemble_flops_per_row(model) * batch
     net = model.net
     members = base.member_loop(net)
+    low_precision = DynamicsEnsemble(obs_dim, act_dim, replace(config, fit_precision="bfloat16"))
     variants = {
         "loop_foreach_adam": (lambda t: base.loop_forward(members, t),
                               torch.optim.Adam(members.parameters(), lr=config.lr)),
         "batched_foreach_adam": (net, torch.optim.Adam(net.parameters(), lr=config.lr)),
         "batched_fused_adam": (net, torch.optim.Adam(net.parameters(), lr=config.lr, fused=True)),
-        # model.fit_precision = "bfloat16": the passes under autocast, the loss in float32
-        "batched_fused_adam_bf16": (lambda t: bfloat16_forward(net, t),
-                                    torch.optim.Adam(net.parameters(), lr=config.lr, fused=True)),
+        # model.fit_precision = "bfloat16": the fit's own forward, under autocast
+        "batched_fused_adam_bf16": (low_precision.training_forward,
+                                    torch.optim.Adam(low_precision.net.parameters(), lr=config.lr, fused=True)),
     }
     out: dict = {"batch_per_member": batch}
     for name, (forward, optimizer) in variants.items():

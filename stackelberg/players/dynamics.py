@@ -101,6 +101,13 @@ class DynamicsEnsemble(nn.Module):
         return ((pred - target) ** 2 * self.delta_mask).mean(dim=(1, 2))
 
     # --- training -------------------------------------------------------------------------
+    def training_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The net's output in the fit's precision (`model.fit_precision`), returned as float32
+        so the loss and Adam stay float32."""
+        low_precision = self.config.fit_precision == "bfloat16"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=low_precision):
+            return self.net(x).float()
+
     def fit(self, buffer: ReplayBuffer, epochs: int, min_steps: int = 100,
             max_steps: int = 100_000) -> FitReport:
         data = buffer.tensors()
@@ -115,7 +122,6 @@ class DynamicsEnsemble(nn.Module):
         steps_per_epoch = max(n // batch, 1)
         total = int(min(max(epochs * steps_per_epoch, min_steps), max_steps))
         members = self.ensemble_size
-        low_precision = self.config.fit_precision == "bfloat16"
         done, losses = 0, []
         while done < total:
             # each member draws its own permutation: same data, own mini-batch order
@@ -123,9 +129,8 @@ class DynamicsEnsemble(nn.Module):
             order = order.to(self.device)
             for j in range(min(steps_per_epoch, total - done)):
                 idx = order[:, j * batch:(j + 1) * batch]
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=low_precision):
-                    pred = self.net(inputs[idx])
-                loss = (((pred.float() - targets[idx]) ** 2) * self.delta_mask).mean(dim=(1, 2)).sum()
+                pred = self.training_forward(inputs[idx])
+                loss = (((pred - targets[idx]) ** 2) * self.delta_mask).mean(dim=(1, 2)).sum()
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
