@@ -78,6 +78,21 @@ class RunCurve:
             out[int(key)] = float(values.mean()) if values.size else float("nan")
         return out
 
+    def smoothed(self, window: float) -> "RunCurve":
+        """Each evaluation replaced by the mean of the evaluations in the trailing `window`
+        samples (s - window, s]: a success rate from 5 episodes per iteration jumps between 0 and
+        1, and the paper plots a rate over many episodes. Trailing, so a curve never shows at s
+        what the run only did later. NaN values are skipped; a window holding none stays NaN."""
+        valid = ~np.isnan(self.values)
+        total = np.concatenate([[0.0], np.cumsum(np.where(valid, self.values, 0.0))])
+        count = np.concatenate([[0], np.cumsum(valid)])
+        first = np.searchsorted(self.samples, self.samples - window, side="right")
+        last = np.arange(1, self.samples.size + 1)
+        n = count[last] - count[first]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(n > 0, (total[last] - total[first]) / np.maximum(n, 1), np.nan)
+        return replace(self, values=means)
+
     def mean_after(self, change_at: int) -> float:
         """Mean of every evaluation after a change: how well the run did in the changed world
         overall, less sensitive than `recovery` to one lucky evaluation."""
@@ -226,7 +241,8 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
         ax.legend(loc="best", fontsize=8)
     for ax in axes.flat[len(items) if n > 1 else 1:]:
         ax.set_visible(False)
-    for ax in axes[-1]:
+    for ax in axes.flat[len(items) - cols:len(items)] if n > 1 else axes[-1]:
+        ax.xaxis.set_tick_params(labelbottom=True)  # the lowest panel of each column, even above a hidden one
         ax.set_xlabel("environment samples" if x_axis == "samples" else "wall-clock seconds")
     for ax in axes[:, 0]:
         ax.set_ylabel(metric.replace("_", " "))
@@ -315,10 +331,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "a run whose world changes later)")
     p.add_argument("--bins", type=float, metavar="SAMPLES",
                    help="also print each run's mean of the metric per SAMPLES-sample bin")
+    p.add_argument("--smooth", type=float, metavar="SAMPLES",
+                   help="plot each seed's mean over the trailing SAMPLES samples of evaluations "
+                        "(the table keeps the raw evaluations)")
     args = p.parse_args(argv)
-    if args.bins is not None and args.bins <= 0:
-        print(f"error: --bins must be a positive number of samples, got {args.bins:g}", file=sys.stderr)
-        return 2
+    for flag in ("bins", "smooth"):
+        value = getattr(args, flag)
+        if value is not None and not value > 0:
+            print(f"error: --{flag} must be a positive number of samples, got {value:g}", file=sys.stderr)
+            return 2
     try:
         curves = [load_run(Path(f), args.metric) for f in args.folders]
         if args.until is not None:
@@ -328,7 +349,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     groups = group(label_variants(curves))
     if args.plot:
-        plot(groups, args.metric, Path(args.plot), args.title, args.target, args.x)
+        shown = groups if args.smooth is None else \
+            {key: [c.smoothed(args.smooth) for c in cs] for key, cs in groups.items()}
+        title = args.title or (f"{args.metric.replace('_', ' ')}: mean of the trailing "
+                               f"{args.smooth:,.0f} samples' evaluations" if args.smooth else "")
+        plot(shown, args.metric, Path(args.plot), title, args.target, args.x)
     print(table(groups, args.metric, args.target, args.lower_is_better))
     if args.bins is not None:
         print("\n" + bins_table(groups, args.metric, args.bins))

@@ -116,3 +116,35 @@ def test_bins_on_the_command_line(tmp_path, capsys):
     assert "| reacher-7dof | mal | 2 | 0.5 | 0.2 |" in capsys.readouterr().out
     assert report.main([str(tmp_path), "--bins", "0"]) == 2
     assert "--bins must be a positive number" in capsys.readouterr().err
+
+
+def test_smoothing_is_the_trailing_window_mean_of_the_evaluations_brute_force():
+    rng = np.random.default_rng(0)
+    samples = np.cumsum(rng.integers(100, 700, size=60)).astype(float)
+    values = rng.random(60)
+    values[rng.random(60) < 0.2] = np.nan
+    smoothed = curve(samples, values).smoothed(1500).values
+    for i, s in enumerate(samples):
+        inside = values[(samples > s - 1500) & (samples <= s)]
+        inside = inside[~np.isnan(inside)]
+        if inside.size:
+            assert smoothed[i] == pytest.approx(inside.mean())
+        else:
+            assert np.isnan(smoothed[i])
+    # a window narrower than the gap between evaluations leaves every value as it was
+    narrow = curve(samples, values).smoothed(50).values
+    assert np.array_equal(np.isnan(narrow), np.isnan(values))
+    assert np.allclose(narrow[~np.isnan(values)], values[~np.isnan(values)])
+
+
+def test_smooth_on_the_command_line_plots_and_rejects_a_bad_window(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.toml").write_text('[run]\ntask = "dclaw-turn"\nalgo = "pal"\nseed = 0\n')
+    (run / "metrics.csv").write_text("samples,eval_success,seconds\n1000,0,1\n2000,1,1\n3000,0.4,1\n")
+    figure = tmp_path / "smooth.png"
+    assert report.main([str(run), "--metric", "eval_success", "--smooth", "2000", "--plot", str(figure)]) == 0
+    assert figure.stat().st_size > 0
+    assert "| dclaw-turn | pal | 1 | 3000 | 0.4 (one seed) | 1 |" in capsys.readouterr().out  # table stays raw
+    assert report.main([str(run), "--smooth", "-5"]) == 2
+    assert "--smooth must be a positive number" in capsys.readouterr().err
