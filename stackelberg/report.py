@@ -146,6 +146,12 @@ def _toml_value(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def differing_keys(curves: Sequence[RunCurve]) -> list[str]:
+    """Config keys whose values differ between the runs; keys some run lacks are not compared."""
+    shared = set.intersection(*(set(c.settings) for c in curves))
+    return sorted(k for k in shared if len({c.settings[k] for c in curves}) > 1)
+
+
 def label_variants(curves: Sequence[RunCurve]) -> list[RunCurve]:
     """Runs of one (task, algo) whose configs differ get the differing keys in their algo name,
     so `group` keeps them apart. Keys some run does not have (older configs) are not compared."""
@@ -154,8 +160,7 @@ def label_variants(curves: Sequence[RunCurve]) -> list[RunCurve]:
         by_method[(c.task, c.algo)].append(i)
     out = list(curves)
     for members in by_method.values():
-        shared = set.intersection(*(set(curves[i].settings) for i in members))
-        differing = sorted(k for k in shared if len({curves[i].settings[k] for i in members}) > 1)
+        differing = differing_keys([curves[i] for i in members])
         if not differing:
             continue
         for i in members:
@@ -334,6 +339,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--smooth", type=float, metavar="SAMPLES",
                    help="plot each seed's mean over the trailing SAMPLES samples of evaluations "
                         "(the table keeps the raw evaluations)")
+    p.add_argument("--pool", action="store_true",
+                   help="one group per task and algorithm even where the runs' configs differ "
+                        "(the keys that differ are printed), instead of one group per variant")
     args = p.parse_args(argv)
     for flag in ("bins", "smooth"):
         value = getattr(args, flag)
@@ -347,7 +355,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UserInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    groups = group(label_variants(curves))
+    if args.pool:
+        groups = group(curves)
+        for (task, algo), members in groups.items():
+            keys = differing_keys(members)
+            if keys:
+                print(f"note: {task} {algo} pools runs that differ in {', '.join(keys)}")
+    else:
+        groups = group(label_variants(curves))
     if args.plot:
         shown = groups if args.smooth is None else \
             {key: [c.smoothed(args.smooth) for c in cs] for key, cs in groups.items()}

@@ -90,6 +90,11 @@ def test_runs_whose_configs_differ_are_reported_apart_and_named_by_the_differenc
     assert "| t | pal [model.wrap_angles=false] | 2 | 2000, 2000 | 20 ± 0 |" in out
     assert "| t | pal [model.wrap_angles=true] | 1 | 2000 | 40 (one seed) |" in out
     assert report.method_name("pal [model.wrap_angles=false]") == "PAL [model.wrap_angles=false]"
+    # --pool: one group for the algorithm, and the differing key is said, not hidden
+    assert report.main([str(tmp_path / n) for n in ("a0", "a1", "b0")] + ["--pool"]) == 0
+    out = capsys.readouterr().out
+    assert "note: t pal pools runs that differ in model.wrap_angles" in out
+    assert "| t | pal | 3 | 2000, 2000, 2000 |" in out
 
 
 def test_seeds_output_folders_and_a_key_only_newer_configs_have_do_not_split_a_group(tmp_path):
