@@ -12,6 +12,7 @@ import argparse
 import csv
 import math
 import sys
+import textwrap
 import warnings
 import tomllib
 from collections import defaultdict
@@ -243,7 +244,10 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
         if target is not None:
             ax.axhline(target, color="gray", ls=":", lw=1)
         ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=8)
+        if n > 1:  # a panel per group: its name as the panel's title, where a long one fits
+            ax.set_title(label, fontsize=8, color=color)
+        else:
+            ax.legend(loc="best", fontsize=8)
     for ax in axes.flat[len(items) if n > 1 else 1:]:
         ax.set_visible(False)
     for ax in axes.flat[len(items) - cols:len(items)] if n > 1 else axes[-1]:
@@ -251,7 +255,8 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
         ax.set_xlabel("environment samples" if x_axis == "samples" else "wall-clock seconds")
     for ax in axes[:, 0]:
         ax.set_ylabel(metric.replace("_", " "))
-    fig.suptitle(title or f"{metric.replace('_', ' ')}: mean over seeds, 95% t-interval, each seed thin")
+    title = title or f"{metric.replace('_', ' ')}: mean over seeds, 95% t-interval, each seed thin"
+    fig.suptitle(textwrap.fill(title, width=int(fig.get_figwidth() * 11)))  # long titles wrap, not cut
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
