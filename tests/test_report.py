@@ -20,6 +20,7 @@ def test_interval_is_the_student_t_interval_of_the_mean():
     for j in range(2):
         low, high = stats.t.interval(0.95, 2, loc=rows[:, j].mean(), scale=stats.sem(rows[:, j]))
         assert np.isclose(mean[j], rows[:, j].mean()) and np.isclose(half[j], (high - low) / 2)
+    assert report.mean_and_ci(np.full((3, 1), 0.2))[1][0] == 0.0  # equal seeds: no interval, not 8e-17
     # a grid point only one seed covers has no interval
     _, half = report.mean_and_ci(np.array([[1.0, np.nan], [2.0, 3.0]]))
     assert half[1] == 0
