@@ -4,7 +4,9 @@ Runs are grouped by (task, algorithm, policy backend) from each folder's config.
 group whose configs differ elsewhere (say `model.wrap_angles`) are split, and the differing keys
 name each part (`pal [model.wrap_angles=false]`). Each seed's
 curve is interpolated linearly onto a common sample grid inside the range that seed covers; the
-band is a 95% Student-t confidence interval of the mean over seeds (scipy).
+band is a 95% Student-t confidence interval of the mean over seeds (scipy). `--pool` keeps one
+group per (task, algorithm) and names the keys that differ; `--smooth` plots each seed's
+trailing-window mean, for metrics as noisy as a success rate over 5 evaluation episodes.
 """
 from __future__ import annotations
 
@@ -90,8 +92,7 @@ class RunCurve:
         first = np.searchsorted(self.samples, self.samples - window, side="right")
         last = np.arange(1, self.samples.size + 1)
         n = count[last] - count[first]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = np.where(n > 0, (total[last] - total[first]) / np.maximum(n, 1), np.nan)
+        means = np.where(n > 0, (total[last] - total[first]) / np.maximum(n, 1), np.nan)
         return replace(self, values=means)
 
     def mean_after(self, change_at: int) -> float:
