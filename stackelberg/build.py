@@ -14,6 +14,11 @@ def build_players(config: Config, task: Task, device: str | torch.device = "cpu"
                   ) -> tuple[PolicyPlayer, ModelPlayer]:
     """The (policy, model) pair the config asks for, seeded with `run.seed`."""
     seed = config.run.seed
+    if config.run.policy == "sac":
+        return _model_free_sac(config, task, device)
+    if config.model_player == "none":
+        raise UserInputError("run.model_player = \"none\" is for the model-free run.policy = \"sac\"; "
+                             "choose deterministic or probabilistic")
     angle_dims = task.angle_dims if config.model.wrap_angles else ()
     symmetry = None
     if config.model.augment_symmetry:
@@ -49,3 +54,18 @@ def build_players(config: Config, task: Task, device: str | torch.device = "cpu"
 
         policy = NPGPolicyPlayer(task, config.npg, config.policy, device, seed=seed)
     return policy, model
+
+
+def _model_free_sac(config: Config, task: Task, device: str | torch.device
+                    ) -> tuple[PolicyPlayer, ModelPlayer]:
+    """Model-free SAC: the `[mbpo]` section's SAC settings, real data only, no model player."""
+    from stackelberg.players.mbpo import MBPOPolicyPlayer
+    from stackelberg.players.model_free import NoModel
+
+    if config.run.model_player not in ("auto", "none"):
+        raise UserInputError(f"run.policy = \"sac\" is model-free and takes no model player; "
+                             f"drop run.model_player = {config.run.model_player!r}")
+    if config.mbpo.real_ratio != 1.0 or config.mbpo.rollouts_per_env_step != 0:
+        raise UserInputError("run.policy = \"sac\" trains on real data only: keep mbpo.real_ratio = 1 "
+                             "and mbpo.rollouts_per_env_step = 0 (or use run.policy = \"mbpo\")")
+    return MBPOPolicyPlayer(task, config.mbpo, device, config.run.seed), NoModel()

@@ -106,8 +106,11 @@ def start_fraction_for(npg: NPGConfig, horizon: int) -> float:
 class RunConfig:
     task: str = "inverted-pendulum"
     algo: str = "pal"
-    policy: str = "npg"  # the policy player: "npg" ([P] Subroutine 1) or "mbpo" (SAC, branched rollouts)
-    # the model player: "deterministic" ([P]), "probabilistic" (MBPO's), "auto" = the policy's own
+    # the policy player: "npg" ([P] Subroutine 1), "mbpo" (SAC on branched model rollouts) or
+    # "sac" (model-free SAC on real data only, no model player: [P] Figure 2's comparison line)
+    policy: str = "npg"
+    # the model player: "deterministic" ([P]), "probabilistic" (MBPO's), "none" (model-free SAC),
+    # "auto" = the policy's own
     model_player: str = "auto"
     samples: int = 10_000
     seed: int = 0
@@ -139,7 +142,7 @@ class Config:
         """The model player that `run.model_player = "auto"` resolves to."""
         if self.run.model_player != "auto":
             return self.run.model_player
-        return "probabilistic" if self.run.policy == "mbpo" else "deterministic"
+        return {"mbpo": "probabilistic", "sac": "none"}.get(self.run.policy, "deterministic")
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         out = {}
@@ -193,8 +196,8 @@ class Config:
         self.probabilistic_model.validate()
 
 
-POLICY_PLAYERS = ("npg", "mbpo")
-MODEL_PLAYERS = ("auto", "deterministic", "probabilistic")
+POLICY_PLAYERS = ("npg", "mbpo", "sac")
+MODEL_PLAYERS = ("auto", "deterministic", "probabilistic", "none")
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}

@@ -104,8 +104,13 @@ class Game:
     def _improve(self):
         return self.policy.improve(self.model, self.replay, self.initial_states, self.schedule.npg_steps)
 
+    @property
+    def has_model(self) -> bool:
+        """False for a model-free game (a model player with no members, e.g. `NoModel`)."""
+        return self.model.ensemble_size > 0
+
     def _fresh_loss(self, trajectories: list[Trajectory]) -> float:
-        if not self.model_fitted:
+        if not self.model_fitted or not self.has_model:
             return float("nan")
         obs = torch.cat([t.obs for t in trajectories])
         act = torch.cat([t.act for t in trajectories])
@@ -116,7 +121,7 @@ class Game:
     def predicted_return(self, start_states: torch.Tensor) -> float:
         """J(pi, M): deterministic policy rolled out in every member from the given start
         states over the task horizon; the mean over members and starts."""
-        if start_states.numel() == 0 or not self.model_fitted:
+        if start_states.numel() == 0 or not self.model_fitted or not self.has_model:
             return float("nan")
         paths = model_rollouts(self.model.step, self._act(True), self.task, start_states.to(self.device),
                                self.model.ensemble_size, self.task.horizon, None)
@@ -170,7 +175,7 @@ class Game:
             train_success=collected.success_rate, train_score=collected.score,
             policy_extras=dict(improved.extras))
         self.iteration += 1
-        if not math.isfinite(report.model_train_loss):
+        if self.has_model and not math.isfinite(report.model_train_loss):
             raise NonFiniteError(f"the model's training loss became non-finite in iteration "
                                  f"{report.iteration}; lower model.lr")
         return report

@@ -36,8 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--algo", choices=sorted(SCHEDULES), help="game solver (default pal)")
     p.add_argument("--task", choices=tasks.names(), help="task (default inverted-pendulum)")
     p.add_argument("--policy", choices=POLICY_PLAYERS,
-                   help="policy player: npg (default, [P]) or mbpo (SAC on branched model rollouts; "
-                        "the schedule knobs then default to MBPO's loop)")
+                   help="policy player: npg (default, [P]), mbpo (SAC on branched model rollouts; "
+                        "the schedule knobs then default to MBPO's loop) or sac (model-free SAC "
+                        "on real data, no model player)")
     p.add_argument("--model-player", choices=MODEL_PLAYERS,
                    help="model player: deterministic ensemble ([P]) or probabilistic (MBPO's); "
                         "auto (default) = the policy player's own")
@@ -86,8 +87,11 @@ def resolve_config(args: argparse.Namespace) -> Config:
         algo = leader_algo
     config = Config()
     config.schedule = make_schedule(str(algo))
-    if _requested(args, file_data, "policy") == "mbpo":
+    requested_policy = _requested(args, file_data, "policy")
+    if requested_policy == "mbpo":
         use_mbpo_defaults(config, str(_requested(args, file_data, "task") or config.run.task))
+    elif requested_policy == "sac":
+        use_sac_defaults(config)
     apply_dict(config, file_data)
     config.run.algo = config.schedule.name = str(algo).lower()
     for key in ("task", "samples", "seed", "out", "device", "threads", "policy", "model_player"):
@@ -150,6 +154,18 @@ def use_mbpo_defaults(config: Config, task: str) -> None:
     schedule.model_epochs = 10_000  # an upper bound: the probabilistic model stops early
     schedule.model_min_steps = 0
     schedule.model_max_steps = 10**9
+
+
+def use_sac_defaults(config: Config) -> None:
+    """Model-free SAC's defaults: its SAC settings in `[mbpo]`, uniform exploration for the
+    first 5,000 steps, a block of updates every 250 steps, every transition kept."""
+    from stackelberg.players.model_free import sac_only_config
+
+    config.mbpo = sac_only_config()
+    schedule = config.schedule
+    schedule.initial_samples = config.mbpo.initial_random_steps
+    schedule.samples_per_iteration = config.mbpo.model_train_freq
+    schedule.buffer_capacity = None
 
 
 RESUME_FLAGS = {"out", "samples", "threads", "no_progress", "resume", "set"}
@@ -232,8 +248,8 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
         print(f"error: {err}", file=sys.stderr)
         return 2
     backend = "" if run.policy == "npg" else f" ({run.policy.upper()} policy)"
-    recorder = RunRecorder(out, config_to_toml(config),
-                           f"{run.algo.upper()}{backend} on {run.task} (seed {run.seed})",
+    name = "model-free SAC" if run.policy == "sac" else f"{run.algo.upper()}{backend}"
+    recorder = RunRecorder(out, config_to_toml(config), f"{name} on {run.task} (seed {run.seed})",
                            score_name=task.score_name)
     game = Game(task, policy, model, config.schedule, seed=run.seed, perturbations=run.perturb,
                 eval_episodes=run.eval_episodes, device=device, on_collect=recorder.save_data)
@@ -265,7 +281,7 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     bar = tqdm(total=run.samples, initial=game.samples, unit="samples", disable=not progress,
                dynamic_ncols=True)
     verb = f"resuming at {game.samples} samples" if resume else f"{run.samples} samples"
-    print(f"{run.algo.upper()}{backend} on {run.task}, {verb}, seed {run.seed} -> {out}", file=sys.stderr)
+    print(f"{name} on {run.task}, {verb}, seed {run.seed} -> {out}", file=sys.stderr)
     code = 0
     try:
         while game.samples < run.samples:
