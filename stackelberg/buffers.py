@@ -67,6 +67,10 @@ class ReplayBuffer:
             }
         return self._cache
 
+    def trajectory_lengths(self) -> list[int]:
+        """Length of each stored trajectory, oldest first (the row blocks of `tensors()`)."""
+        return [len(t) for t in self._trajectories]
+
     def sample_states(self, n: int, generator: torch.Generator) -> torch.Tensor:
         obs = self.tensors()["obs"]
         idx = torch.randint(0, obs.shape[0], (n,), generator=generator)

@@ -21,13 +21,14 @@ import tasks
 from stackelberg.config import Config
 from stackelberg.diagnostics import (Component, ErrorAmplification, model_error_amplification,
                                      resolve_component, task_component)
-from stackelberg.errors import UserInputError
+from stackelberg.errors import (ArgumentParser, UserInputError, check_figure_path,
+                                check_output_file, exit_with, from_os_error, make_output_dir)
 
 SNAPSHOT = re.compile(r"iter_(\d+)\.pt$")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m stackelberg.diagnose",
         description="Open- vs closed-loop model error amplification ([P] appendix B.3, Figure 6).")
     p.add_argument("run", help="run folder (config.toml, checkpoint.pt, snapshots/)")
@@ -192,27 +193,51 @@ def plot_stages(stages: list[dict], path: Path, title: str, logy: bool = False) 
     plt.close(fig)
 
 
+# limits of the numeric flags: what a look-ahead measurement can use, not what argparse allows
+MAX_STARTS, MAX_HORIZON, MAX_SEED = 100_000, 1_000_000, 2**32 - 1
+
+
+def check_args(args: argparse.Namespace, folder: Path) -> Path:
+    """Every flag and the run folder, before any measurement (which takes minutes); the
+    figure's path."""
+    if not folder.is_dir():
+        raise UserInputError(f"{folder} is not a run folder (no such directory)")
+    if not (folder / "config.toml").is_file():
+        raise UserInputError(f"{folder} is not a run folder (no config.toml)")
+    if not 1 <= args.starts <= MAX_STARTS:
+        raise UserInputError(f"--starts must be >= 1 and <= {MAX_STARTS}, got {args.starts}")
+    if args.horizon is not None and not 1 <= args.horizon <= MAX_HORIZON:
+        raise UserInputError(f"--horizon must be >= 1 and <= {MAX_HORIZON}, got {args.horizon}")
+    if not 0 <= args.seed <= MAX_SEED - args.starts + 1:
+        raise UserInputError(f"--seed must be in [0, {MAX_SEED - args.starts + 1}] (start i uses "
+                             f"seed SEED+i), got {args.seed}")
+    if args.threads < 0:
+        raise UserInputError(f"--threads must be >= 0 (0 = one thread), got {args.threads}")
+    png = Path(args.out) if args.out else folder / "model_error.png"
+    for path in (png, png.with_suffix(".json"), png.with_suffix(".csv")):
+        check_output_file(path, "--out")
+    return check_figure_path(png, "--out")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    torch.set_num_threads(max(args.threads, 1))
     folder = Path(args.run)
     try:
-        if not folder.is_dir():
-            raise UserInputError(f"{folder} is not a run folder (no such directory)")
-        if not (folder / "config.toml").is_file():
-            raise UserInputError(f"{folder} is not a run folder (no config.toml)")
-        if args.starts < 1 or (args.horizon is not None and args.horizon < 1):
-            raise UserInputError("--starts and --horizon must be >= 1")
+        png = check_args(args, folder)
+        torch.set_num_threads(max(args.threads, 1))
         snapshots = find_snapshots(folder, args.snapshots)
         stages, title = diagnose(folder, snapshots, args.starts, args.horizon, args.component,
                                  args.seed)
+        make_output_dir(png.parent, "the folder of --out")
+        try:
+            write_numbers(stages, png.with_suffix(".json"), png.with_suffix(".csv"))
+            plot_stages(stages, png, title, args.logy)
+        except OSError as err:
+            raise UserInputError(f"cannot write {err.filename or png}: {err.strerror or err}") from None
     except UserInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    png = Path(args.out) if args.out else folder / "model_error.png"
-    png.parent.mkdir(parents=True, exist_ok=True)
-    write_numbers(stages, png.with_suffix(".json"), png.with_suffix(".csv"))
-    plot_stages(stages, png, title, args.logy)
+        return exit_with(err)
+    except OSError as err:  # a path the OS refuses to look at (a name too long)
+        return exit_with(from_os_error(err))
     for s in stages:
         r = s["result"]
         o, c = r.curve("open"), r.curve("closed")

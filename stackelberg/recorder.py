@@ -13,6 +13,7 @@ import csv
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -25,8 +26,12 @@ from stackelberg.game import IterationReport
 
 CHECKPOINT = "checkpoint.pt"
 PREVIOUS_CHECKPOINT = "checkpoint_prev.pt"
+BEST_POLICY = "policy_best.pt"
 # what any run checkpoint has (the game's own keys may grow): tells a foreign file apart
 CHECKPOINT_KEYS = ("policy", "model", "iteration", "samples", "metrics", "best_return")
+# the files and folders a run writes into its folder: any of them means the folder holds a run
+RUN_FILES = ("config.toml", "metrics.csv", "data", CHECKPOINT, PREVIOUS_CHECKPOINT, BEST_POLICY,
+             "snapshots", "learning_curve.png", "tensorboard")
 
 
 class CheckpointError(UserInputError):
@@ -54,14 +59,31 @@ def atomic_torch_save(obj: dict, path: Path, previous: Optional[Path] = None) ->
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """Load without executing code (tensors and plain containers only)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Load without executing code (tensors and plain containers only). torch's warnings about
+    a foreign file's pickle protocol are silenced: the caller says what is wrong, in one line."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def load_latest_checkpoint(out_dir: str | Path) -> tuple[Optional[dict], list[str]]:
-    """The newest readable checkpoint of a run folder and a warning per unreadable one.
+def _unreadable_reason(err: BaseException) -> str:
+    """Why a checkpoint could not be read, in one sentence of our own where torch's is long
+    (its refusal of a pickle with code in it recommends the unsafe load we must not do)."""
+    text = str(err)
+    if "Weights only load failed" in text:
+        return "it holds objects other than tensors and plain containers, and loading it " \
+               "could run code (refused)"
+    first = (text.strip().splitlines() or [type(err).__name__])[0].strip()
+    if len(first) > 200 and ". " in first:  # cut at the end of a sentence, not inside one
+        first = first[:first.index(". ") + 1]
+    return first
 
-    Returns (None, []) if the run never wrote a checkpoint (it was stopped in its first
+
+def latest_checkpoint(out_dir: str | Path) -> tuple[Optional[Path], Optional[dict], list[str]]:
+    """The newest readable checkpoint of a run folder: (its path, its state, a warning per
+    unreadable one).
+
+    Returns (None, None, []) if the run never wrote a checkpoint (it was stopped in its first
     iteration; starting again is exact). Raises `CheckpointError` with a one-line message if
     checkpoints exist but none can be read."""
     out = Path(out_dir)
@@ -77,16 +99,58 @@ def load_latest_checkpoint(out_dir: str | Path) -> tuple[Optional[dict], list[st
             if missing:
                 raise ValueError(f"not a run checkpoint (no {', '.join(missing)})")
         except Exception as err:  # truncated, corrupted or foreign: say so, try the previous one
-            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-            problems.append(f"cannot read {path}: {reason}")
+            problems.append(f"cannot read {path}: {_unreadable_reason(err)}")
             continue
         warnings = [f"{p}; using {path.name} instead ({int(state['iteration'])} iterations, "
                     f"{int(state['samples'])} samples)" for p in problems]
-        return state, warnings
+        return path, state, warnings
     if problems:
         raise CheckpointError("; ".join(problems) + ". No usable checkpoint: start a new run "
                               f"(every collected transition is kept in {out / 'data'})")
-    return None, []
+    return None, None, []
+
+
+def load_latest_checkpoint(out_dir: str | Path) -> tuple[Optional[dict], list[str]]:
+    """`latest_checkpoint` without the path: (state or None, warnings)."""
+    _, state, warnings = latest_checkpoint(out_dir)
+    return state, warnings
+
+
+def data_file(out_dir: str | Path, iteration: int) -> Path:
+    """Where an iteration's transitions are kept: one name for the writer and the resume check."""
+    return Path(out_dir) / "data" / f"iter_{iteration:04d}.npz"
+
+
+def check_data_files(out_dir: str | Path, state: dict) -> None:
+    """Every transition a checkpoint counts is on disk: data/iter_0000.npz up to the
+    checkpoint's last iteration, each holding what its iteration collected (the checkpoint's
+    metrics give the count per iteration). A resume only rewrites the files of the iterations
+    it replays, so a file missing here would stay missing: refuse, naming it."""
+    out = Path(out_dir)
+    iterations, samples = int(state["iteration"]), int(state["samples"])
+    rows = list(state["metrics"])
+    before, total = 0, 0
+    for i in range(iterations):
+        path = data_file(out, i)
+        expected = int(rows[i]["samples"]) - before if i < len(rows) else None
+        before = int(rows[i]["samples"]) if i < len(rows) else before
+        where = (f"the checkpoint ({iterations} iterations, {samples} samples) needs "
+                 f"data/iter_0000.npz to {data_file(out, iterations - 1).name}")
+        if not path.is_file():
+            raise UserInputError(f"{path} is missing: {where}; put the file back (resuming would "
+                                 f"leave those transitions unrecorded)")
+        try:
+            with np.load(path) as f:
+                count = int(np.sum(f["lengths"]))
+        except Exception as err:
+            raise UserInputError(f"cannot read {path} ({_unreadable_reason(err)}): {where}") from None
+        if expected is not None and count != expected:
+            raise UserInputError(f"{path} holds {count} transitions, but iteration {i} collected "
+                                 f"{expected}: {where}")
+        total += count
+    if total != samples:
+        raise UserInputError(f"the data files of {out} hold {total} transitions, the checkpoint "
+                             f"counts {samples}")
 
 
 def _fieldnames(rows: list[dict]) -> list[str]:
@@ -106,9 +170,13 @@ def _write_rows(path: Path, rows: list[dict]) -> None:
 
 
 class RunRecorder:
-    def __init__(self, out_dir: Path, config_toml: str, title: str, score_name: str = "score"):
-        """`score_name` labels the task's evaluation score in the plot (`Task.score_name`)."""
+    def __init__(self, out_dir: Path, config_toml: str, title: str, score_name: str = "score",
+                 record: Optional[dict] = None):
+        """`score_name` labels the task's evaluation score in the plot (`Task.score_name`);
+        `record` (`config.config_record`) goes into every checkpoint, so a resume can tell a
+        config.toml edited since from the config the checkpoint was made with."""
         self.out = Path(out_dir)
+        self.record = record
         (self.out / "data").mkdir(parents=True, exist_ok=True)
         config_path = self.out / "config.toml"
         if not config_path.exists() or config_path.read_text() != config_toml:
@@ -120,12 +188,13 @@ class RunRecorder:
         self.score_name = score_name
         self.rows: list[dict] = []
         self.best_return = -math.inf
+        self.best_iteration: Optional[int] = None
 
     def save_data(self, iteration: int, trajectories: list[Trajectory]) -> None:
         """Every real transition, as soon as it is collected (numpy .npz, one file per iteration)."""
         lengths = np.array([len(t) for t in trajectories])
         cat = lambda key: torch.cat([getattr(t, key) for t in trajectories]).numpy()
-        path = self.out / "data" / f"iter_{iteration:04d}.npz"
+        path = data_file(self.out, iteration)
         tmp = path.with_name(path.stem + ".tmp.npz")
         np.savez(tmp, obs=cat("obs"), act=cat("act"), next_obs=cat("next_obs"),
                  reward=cat("reward"), lengths=lengths,
@@ -133,9 +202,12 @@ class RunRecorder:
         os.replace(tmp, path)
 
     def restore(self, state: dict) -> None:
-        """Continue from a checkpoint: its metrics replace whatever a killed run left behind."""
+        """Continue from a checkpoint: its metrics and best return replace whatever a killed
+        run left behind."""
         self.rows = [dict(r) for r in state["metrics"]]
         self.best_return = float(state["best_return"])
+        best = state.get("best_iteration")
+        self.best_iteration = None if best is None else int(best)
         if not self.rows:  # `log` writes the header when the file is missing
             self.metrics_path.unlink(missing_ok=True)
             return
@@ -161,14 +233,25 @@ class RunRecorder:
                 writer.writerow(row)
         self.rows.append(row)
 
-    def checkpoint(self, state: dict, report: IterationReport) -> None:
-        """Game state plus the metrics so far: a resumed run rewrites metrics.csv from it."""
-        state = {**state, "metrics": self.rows, "best_return": self.best_return}
-        atomic_torch_save(state, self.out / CHECKPOINT, previous=self.out / PREVIOUS_CHECKPOINT)
+    def update_best(self, state: dict, report: IterationReport) -> None:
+        """Every iteration, before its checkpoint: policy_best.pt gets the policy if it beat
+        the best evaluation so far, and the checkpoint then stores that best (written the
+        other way round, a resumed run compared against a stale best and could overwrite a
+        better policy with a worse one)."""
         if report.eval_return > self.best_return:
-            self.best_return = report.eval_return
+            self.best_return = float(report.eval_return)
+            self.best_iteration = report.iteration
             atomic_torch_save({"policy": state["policy"], "iteration": report.iteration,
-                               "eval_return": report.eval_return}, self.out / "policy_best.pt")
+                               "eval_return": report.eval_return}, self.out / BEST_POLICY)
+
+    def checkpoint(self, state: dict, report: IterationReport) -> None:
+        """Game state plus the metrics so far and the best evaluation (call `update_best`
+        first): a resumed run rewrites metrics.csv from it."""
+        state = {**state, "metrics": self.rows, "best_return": self.best_return,
+                 "best_iteration": self.best_iteration}
+        if self.record is not None:
+            state["config"] = self.record
+        atomic_torch_save(state, self.out / CHECKPOINT, previous=self.out / PREVIOUS_CHECKPOINT)
 
     def snapshot(self, state: dict, report: IterationReport) -> Path:
         """Policy and model of one iteration, kept for later diagnosis (stackelberg.diagnose)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import math
 import sys
 import textwrap
@@ -25,7 +26,8 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 from scipy import stats
 
-from stackelberg.errors import UserInputError
+from stackelberg.errors import (ArgumentParser, UserInputError, check_figure_path, exit_with,
+                                finite_float, from_os_error, make_output_dir)
 
 
 @dataclass
@@ -102,35 +104,120 @@ class RunCurve:
         return float(after.mean()) if after.size else float("nan")
 
 
+def read_text(path: Path) -> str:
+    """A text file the user pointed at, as UTF-8; anything else is a one-line error."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise UserInputError(f"cannot read {path}: {err.strerror or err}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserInputError(f"{path} is not UTF-8 text (byte {err.start}); is it the file a run "
+                             "wrote?") from None
+
+
+def _number(text: Optional[str], where: str, empty_is_nan: bool = False) -> float:
+    if text is None or (text.strip() == "" and not empty_is_nan):
+        raise UserInputError(f"{where} is empty")
+    if text.strip() == "":
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        raise UserInputError(f"{where} is not a number: {text[:40]!r}") from None
+
+
+def read_metrics(path: Path, metric: str) -> tuple[list[dict], np.ndarray, np.ndarray, np.ndarray]:
+    """metrics.csv checked row by row: (rows, samples, values of `metric`, seconds). Samples
+    must be finite and increase; the metric may be empty or nan (not measured), not text."""
+    text = read_text(path)
+    if "\0" in text:
+        raise UserInputError(f"{path} holds binary data, not a metrics table")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    missing = [c for c in ("samples", "seconds", metric) if c not in header]
+    if missing:
+        if metric in missing and header:
+            raise UserInputError(f"unknown metric {metric!r}; {path} has: {', '.join(header)}")
+        raise UserInputError(f"{path} has no {missing[0]} column; it is not a metrics.csv a run "
+                             "wrote")
+    rows, samples, values, seconds = [], [], [], []
+    try:
+        for row in reader:
+            where = f"{path} line {reader.line_num}"
+            if None in row or None in row.values():
+                raise UserInputError(f"{where} does not have the header's {len(header)} fields")
+            s = _number(row["samples"], f"{where}: samples")
+            if not math.isfinite(s) or s <= 0:
+                raise UserInputError(f"{where}: samples must be a count, got {row['samples']!r}")
+            if samples and s <= samples[-1]:
+                raise UserInputError(f"{where}: samples {s:g} after {samples[-1]:g}; the rows must "
+                                     "be in the order the run wrote them")
+            value = _number(row[metric], f"{where}: {metric}", empty_is_nan=True)
+            second = _number(row["seconds"], f"{where}: seconds")
+            if math.isinf(value) or not math.isfinite(second) or second < 0:
+                raise UserInputError(f"{where}: {metric} {row[metric]!r}, seconds "
+                                     f"{row['seconds']!r} are not measurements")
+            rows.append(row)
+            samples.append(s)
+            values.append(value)
+            seconds.append(second)
+    except csv.Error as err:
+        raise UserInputError(f"{path} line {reader.line_num} is not CSV: {err}") from None
+    if not rows:
+        raise UserInputError(f"{path} has no rows yet")
+    return rows, np.array(samples), np.array(values), np.cumsum(seconds)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A run folder's config.toml as data, with the [run] keys `report` needs checked."""
+    try:
+        resolved = tomllib.loads(read_text(path))
+    except tomllib.TOMLDecodeError as err:
+        raise UserInputError(f"{path} is not valid TOML: {err}") from None
+    run = resolved.get("run")
+    if not isinstance(run, dict):
+        raise UserInputError(f"{path} has no [run] table; it is not a config.toml a run wrote")
+    for key, kind in (("task", str), ("algo", str), ("seed", int), ("policy", str)):
+        if key in run and (not isinstance(run[key], kind) or isinstance(run[key], bool)):
+            raise UserInputError(f"{path}: run.{key} must be {kind.__name__}, got {run[key]!r}")
+    if "task" not in run:
+        raise UserInputError(f"{path} has no run.task")
+    return resolved
+
+
 def load_run(folder: Path, metric: str) -> RunCurve:
     metrics, config = folder / "metrics.csv", folder / "config.toml"
     if not metrics.is_file() or not config.is_file():
         raise UserInputError(f"{folder} is not a run folder (needs metrics.csv and config.toml)")
-    rows = list(csv.DictReader(open(metrics)))
-    if not rows:
-        raise UserInputError(f"{metrics} has no rows yet")
-    if metric not in rows[0]:
-        raise UserInputError(f"unknown metric {metric!r}; metrics.csv has: {', '.join(rows[0])}")
-    resolved = tomllib.loads(config.read_text())
+    rows, samples, values, seconds = read_metrics(metrics, metric)
+    resolved = read_config(config)
     run = resolved["run"]
     algo = run.get("algo", "?")
     if run.get("policy", "npg") != "npg":  # another policy backend is another method
         algo = f"{algo}+{run['policy']}"
     changes, previous = [], 0
-    for r in rows:  # a change fires before the collection that starts at the previous row's count
+    for r, s in zip(rows, samples):  # a change fires before the collection that starts at the previous row's count
         if r.get("perturbation"):
             changes.append((previous, r["perturbation"]))
-        previous = int(float(r["samples"]))
-    return RunCurve(folder, run["task"], algo, int(run.get("seed", 0)),
-                    np.array([float(r["samples"]) for r in rows]),
-                    np.array([float(r[metric]) for r in rows]),
-                    np.cumsum([float(r["seconds"]) for r in rows]), tuple(changes),
-                    settings=_settings(resolved))
+        previous = int(s)
+    return RunCurve(folder, run["task"], algo, int(run.get("seed", 0)), samples, values, seconds,
+                    tuple(changes), settings=_settings(resolved))
 
 
 # [run] keys that say how a run was carried out or stored, not what was run
 _BOOKKEEPING = {"seed", "out", "samples", "threads", "device", "checkpoint_every", "snapshot_every",
-                "plot_every", "tensorboard"}
+                "plot_every", "render_every", "tensorboard"}
+
+
+def _hashable(value: Any) -> Any:
+    """TOML data (lists, inline tables) as values that can be compared in sets."""
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
 
 
 def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,7 +227,7 @@ def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
             continue
         for key, value in values.items():
             if not (section == "run" and key in _BOOKKEEPING):
-                flat[f"{section}.{key}"] = tuple(value) if isinstance(value, list) else value
+                flat[f"{section}.{key}"] = _hashable(value)
     return flat
 
 
@@ -329,22 +416,24 @@ def bins_table(groups: dict, metric: str, width: float) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m stackelberg.report", description=__doc__)
+    p = ArgumentParser(prog="python -m stackelberg.report", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folders", nargs="+", help="run folders (each with metrics.csv, config.toml)")
     p.add_argument("--metric", default="eval_return")
-    p.add_argument("--target", type=float, help="report the samples each seed needs to reach it")
+    p.add_argument("--target", type=finite_float,
+                   help="report the samples each seed needs to reach it")
     p.add_argument("--plot", help="PNG path for the curves")
     p.add_argument("--x", choices=["samples", "seconds"], default="samples")
     p.add_argument("--title", default="")
     p.add_argument("--lower-is-better", action="store_true",
                    help="the metric is a cost (e.g. eval_score = goal distance): targets, best "
                         "values and recovery after a world change count downwards")
-    p.add_argument("--until", type=float, metavar="SAMPLES",
+    p.add_argument("--until", type=finite_float, metavar="SAMPLES",
                    help="use only the evaluations at or before SAMPLES (e.g. the nominal part of "
                         "a run whose world changes later)")
-    p.add_argument("--bins", type=float, metavar="SAMPLES",
+    p.add_argument("--bins", type=finite_float, metavar="SAMPLES",
                    help="also print each run's mean of the metric per SAMPLES-sample bin")
-    p.add_argument("--smooth", type=float, metavar="SAMPLES",
+    p.add_argument("--smooth", type=finite_float, metavar="SAMPLES",
                    help="plot each seed's mean over the trailing SAMPLES samples of evaluations "
                         "(the table keeps the raw evaluations)")
     p.add_argument("--pool", action="store_true",
@@ -357,12 +446,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"error: --{flag} must be a positive number of samples, got {value:g}", file=sys.stderr)
             return 2
     try:
+        if args.plot:
+            check_figure_path(Path(args.plot), "--plot")
         curves = [load_run(Path(f), args.metric) for f in args.folders]
         if args.until is not None:
             curves = [c.until(args.until) for c in curves]
     except UserInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return exit_with(err)
+    except OSError as err:  # a path the OS refuses to look at (a name too long)
+        return exit_with(from_os_error(err))
     if args.pool:
         groups = group(curves)
         for (task, algo), members in groups.items():
@@ -376,7 +468,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             {key: [c.smoothed(args.smooth) for c in cs] for key, cs in groups.items()}
         title = args.title or (f"{args.metric.replace('_', ' ')}: mean of the trailing "
                                f"{args.smooth:,.0f} samples' evaluations" if args.smooth else "")
-        plot(shown, args.metric, Path(args.plot), title, args.target, args.x)
+        try:
+            make_output_dir(Path(args.plot).parent, "the folder of --plot")
+            plot(shown, args.metric, Path(args.plot), title, args.target, args.x)
+        except UserInputError as err:
+            return exit_with(err)
+        except OSError as err:
+            return exit_with(UserInputError(f"cannot write {args.plot}: {err.strerror or err}"))
     print(table(groups, args.metric, args.target, args.lower_is_better))
     if args.bins is not None:
         print("\n" + bins_table(groups, args.metric, args.bins))

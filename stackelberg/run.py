@@ -1,34 +1,64 @@
 """`python -m stackelberg.run`: play one game (PAL, MAL, GDA or BR) on a task.
 
 Config precedence: the algorithm's defaults < `--config FILE.toml` < command-line flags.
+`--resume` continues a run folder from its checkpoint with the folder's own config.toml; it may
+change the knobs in `RESUMABLE` (the budget, step sizes, how often to save), which act from the
+next iteration on, and refuses any other change by name. Every bad input, here and in a run
+folder, is one line on stderr and exit code 2, before anything in the folder is written.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import math
+import re
 import sys
 import time
 import typing
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
 
 import tasks
-from stackelberg.config import (MODEL_PLAYERS, POLICY_PLAYERS, Config, apply_dict, config_to_toml,
-                                load_saved_config, load_toml, set_value, start_fraction_for)
-from stackelberg.errors import NonFiniteError, UserInputError
+from stackelberg.config import (MODEL_PLAYERS, POLICY_PLAYERS, Config, apply_dict, config_record,
+                                config_to_toml, load_saved_config, load_toml, set_value,
+                                start_fraction_for)
+from stackelberg.errors import (ArgumentParser, NonFiniteError, UserInputError, check_output_dir,
+                                exit_with, from_os_error, make_output_dir)
 from stackelberg.schedules import SCHEDULES, Schedule, make_schedule
 from stackelberg.tensorboard_log import TensorBoardLog, require_tensorboard
 
 LEADERS = {"policy": "pal", "model": "mal"}
 SCHEDULE_KNOBS = [f.name for f in dataclasses.fields(Schedule) if f.name != "name"]
+# the flags that set a config key (besides the schedule knobs' own flags)
+FLAG_KEYS = {"task": "run.task", "samples": "run.samples", "seed": "run.seed",
+             "device": "run.device", "threads": "run.threads", "policy": "run.policy",
+             "model_player": "run.model_player", "eval_episodes": "run.eval_episodes",
+             "tensorboard": "run.tensorboard", "perturb": "run.perturb",
+             "render_every": "run.render_every",
+             **{"schedule_" + name: "schedule." + name for name in SCHEDULE_KNOBS}}
+# What `--resume` may change: knobs read afresh every iteration that leave every array in the
+# checkpoint valid (a budget, step sizes, bookkeeping). Changing anything else (a seed, a size,
+# the task, a buffer) would make the folder a different run than its checkpoint and data say;
+# such a key is refused by name (runs/scripts/fork_run.py branches a run into a new folder).
+# A field added later is refused until it is listed here.
+RESUMABLE = frozenset({
+    "run.samples", "run.threads", "run.eval_episodes", "run.checkpoint_every",
+    "run.snapshot_every", "run.plot_every", "run.render_every", "run.tensorboard",
+    "schedule.npg_steps", "schedule.model_epochs", "schedule.model_min_steps",
+    "schedule.model_max_steps",
+    "model.lr", "model.weight_decay", "probabilistic_model.lr",
+    "npg.delta", "npg.max_kl", "npg.cg_iters", "npg.cg_damping", "npg.entropy_coef",
+    "npg.value_lr", "npg.value_weight_decay", "mbpo.lr",
+})
+# changes of these are not worth a line in config_changes.log: a budget and a machine setting
+_QUIET_CHANGES = {"run.samples", "run.threads"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m stackelberg.run",
         description="Model-based RL as a Stackelberg game (Rajeswaran, Mordatch, Kumar 2020).")
     p.add_argument("--leader", choices=sorted(LEADERS),
@@ -43,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model player: deterministic ensemble ([P]) or probabilistic (MBPO's); "
                         "auto (default) = the policy player's own")
     p.add_argument("--samples", type=int, help="real environment steps to collect (default 10000)")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="0 to 4294967295 (default 0)")
     p.add_argument("--out", help="output folder (default runs/out/<task>-<algo>-s<seed>-<time>)")
     p.add_argument("--config", help="TOML file with [run], [schedule], [model], [policy], [npg]")
     p.add_argument("--device", help="cpu or cuda")
@@ -62,10 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override any config value, e.g. --set npg.delta=0.02 (repeatable)")
     p.add_argument("--tensorboard", action="store_true",
                    help="also log every metric to <out>/tensorboard (needs the tensorboard package)")
+    p.add_argument("--render-every", type=int, metavar="K",
+                   help="a video of one episode every K iterations into <out>/videos (0 = off, "
+                        "the default; stackelberg.render)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last checkpoint, with its own config "
-                        "(--samples may extend the budget)")
+                   help="continue the run in --out from its last checkpoint, with its own config; "
+                        "--samples may extend the budget, and --set (or a knob's flag) may change "
+                        f"{', '.join(sorted(RESUMABLE - {'run.samples'}))}")
     return p
 
 
@@ -76,25 +110,52 @@ def _knob_help(name: str) -> str:
     return f"PAL default {default}{hint}"
 
 
+def _file_run(file_data: dict) -> dict:
+    run = file_data.get("run")
+    return run if isinstance(run, dict) else {}
+
+
+def _set_items(items: Sequence[str]) -> list[tuple[str, str]]:
+    """`--set` items as (key, value) pairs."""
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserInputError(f"--set expects SECTION.KEY=VALUE, got {item!r}")
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
 def resolve_config(args: argparse.Namespace) -> Config:
+    """The config of a new run from its command line, validated (every field, the task, the
+    perturbations against the task and the budget): no file is written before this passes."""
     file_data = load_toml(args.config) if args.config else {}
-    algo = args.algo or file_data.get("run", {}).get("algo", "pal")
+    file_algo = _file_run(file_data).get("algo", "pal")
+    if not isinstance(file_algo, str):
+        raise UserInputError(f"run.algo must be str, got {file_algo!r}")
+    file_schedule = file_data.get("schedule")
+    if isinstance(file_schedule, dict) and file_schedule.get("name", file_algo) != file_algo:
+        raise UserInputError(f"schedule.name ({file_schedule['name']!r}) must be the algorithm, "
+                             f"run.algo ({file_algo!r}); set run.algo (or pass --algo) instead")
+    algo = args.algo or file_algo
     if args.leader:
         leader_algo = LEADERS[args.leader]
         if args.algo and args.algo != leader_algo:
             raise UserInputError(f"--leader {args.leader} means --algo {leader_algo}, "
                                  f"but --algo {args.algo} was given; pass one of them")
         algo = leader_algo
+    sets = _set_items(args.set)
     config = Config()
-    config.schedule = make_schedule(str(algo))
+    config.schedule = make_schedule(algo)
     requested_policy = _requested(args, file_data, "policy")
     if requested_policy == "mbpo":
         use_mbpo_defaults(config, str(_requested(args, file_data, "task") or config.run.task))
     elif requested_policy == "sac":
         use_sac_defaults(config)
     apply_dict(config, file_data)
-    config.run.algo = config.schedule.name = str(algo).lower()
-    for key in ("task", "samples", "seed", "out", "device", "threads", "policy", "model_player"):
+    config.run.algo = config.schedule.name = algo.lower()
+    for key in ("task", "samples", "seed", "out", "device", "threads", "policy", "model_player",
+                "render_every"):
         if getattr(args, key) is not None:
             set_value(config, f"run.{key}", getattr(args, key))
     if args.eval_episodes is not None:
@@ -103,11 +164,10 @@ def resolve_config(args: argparse.Namespace) -> Config:
         value = getattr(args, "schedule_" + name)
         if value is not None:
             set_value(config, f"schedule.{name}", value)
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserInputError(f"--set expects SECTION.KEY=VALUE, got {item!r}")
-        set_value(config, key.strip(), value.strip())
+    for key, value in sets:
+        if key in ("run.algo", "schedule.name") and value.lower() != config.run.algo:
+            raise UserInputError(f"set the algorithm with --algo (or --leader), not --set {key}")
+        set_value(config, key, value)
     if args.tensorboard:
         config.run.tensorboard = True
     if args.perturb:
@@ -122,6 +182,12 @@ def resolve_config(args: argparse.Namespace) -> Config:
         from stackelberg.perturbations import check_perturbations, parse_perturbations
 
         checked = check_perturbations(task, parse_perturbations(config.run.perturb))
+        late = [p for p in checked if p.at_samples >= config.run.samples]
+        if late:
+            raise UserInputError(
+                f"perturbation {late[0].to_text()} is due at or after the budget of "
+                f"{config.run.samples} samples, so it would never happen; raise --samples above "
+                f"{late[0].at_samples} or drop it")
         config.run.perturb = tuple(p.to_text() for p in checked)
     return config
 
@@ -135,8 +201,8 @@ def _requested(args: argparse.Namespace, file_data: dict, key: str) -> Optional[
         name, _, value = item.partition("=")
         if name.strip() == f"run.{key}":
             return value.strip()
-    file_run = file_data.get("run")
-    return str(file_run[key]) if isinstance(file_run, dict) and key in file_run else None
+    file_run = _file_run(file_data)
+    return str(file_run[key]) if key in file_run else None
 
 
 def use_mbpo_defaults(config: Config, task: str) -> None:
@@ -168,37 +234,84 @@ def use_sac_defaults(config: Config) -> None:
     schedule.buffer_capacity = None
 
 
-RESUME_FLAGS = {"out", "samples", "threads", "no_progress", "resume", "set"}
+def _flat(config: Config) -> dict[str, Any]:
+    """`section.key` -> value of the recorded config (what config.toml holds)."""
+    return {f"{section}.{key}": value for section, values in config_record(config).items()
+            for key, value in values.items()}
+
+
+def config_changes(old: Config, new: Config) -> dict[str, tuple[Any, Any]]:
+    """`section.key` -> (old, new) for every recorded value that differs."""
+    before, after = _flat(old), _flat(new)
+    return {key: (before.get(key), value) for key, value in after.items()
+            if before.get(key) != value}
+
+
+def refuse_unresumable(changes: dict[str, tuple[Any, Any]], where: str) -> None:
+    """A `UserInputError` naming the first change a resume may not make, if any."""
+    refused = [key for key in changes if key not in RESUMABLE]
+    if refused:
+        key = refused[0]
+        old, new = changes[key]
+        more = f" (and {', '.join(refused[1:])})" if len(refused) > 1 else ""
+        raise UserInputError(
+            f"{where} would change {key} from {old!r} to {new!r}{more}, which a resume cannot: "
+            f"the folder would no longer be the run its checkpoint and data come from. A resume "
+            f"may change {', '.join(sorted(RESUMABLE))}; to branch the run with other settings "
+            f"use runs/scripts/fork_run.py")
 
 
 def resolve_resume(args: argparse.Namespace) -> Config:
-    """The config a run was started with (its config.toml), plus an optional new budget."""
+    """The config a run was started with (its config.toml, validated), with the changes the
+    resume asks for (`--samples`, `--set KEY=VALUE`, a knob's flag); any change outside
+    `RESUMABLE` is refused by name."""
     if not args.out:
         raise UserInputError("--resume needs --out <run folder>")
-    given = [k for k, v in vars(args).items() if k not in RESUME_FLAGS and v not in (None, False, [])]
-    if given or args.set:
-        flags = ", ".join("--" + k.replace("schedule_", "").replace("_", "-") for k in given)
-        raise UserInputError(f"--resume uses the run's own config; drop {flags or '--set'}")
+    if args.config:
+        raise UserInputError("--resume uses the run's own config.toml; drop --config (change a "
+                             "knob with --set SECTION.KEY=VALUE)")
     out = Path(args.out)
+    if not out.is_dir():
+        what = "is a file, not a run folder" if out.exists() else "does not exist"
+        raise UserInputError(f"{out} {what}: no run to resume")
     if not (out / "config.toml").is_file():  # a missing checkpoint is handled by `play`
         raise UserInputError(f"{out} has no config.toml and checkpoint.pt to resume from")
+    saved = load_saved_config(out / "config.toml")
     config = load_saved_config(out / "config.toml")
+    requested: list[tuple[str, Any]] = []
+    algo = LEADERS[args.leader] if args.leader else args.algo
+    if algo is not None:
+        requested.append(("run.algo", algo))
+    for flag, key in FLAG_KEYS.items():
+        value = getattr(args, flag)
+        if value not in (None, False):
+            requested.append((key, tuple(value) if flag == "perturb" else value))
+    requested += _set_items(args.set)
+    for key, value in requested:
+        set_value(config, key, value)
+    if config.run.algo != config.schedule.name:
+        refuse_unresumable({"run.algo": (saved.run.algo, config.run.algo)}, "--resume")
     config.run.out = str(out)
-    for key in ("samples", "threads"):
-        if getattr(args, key) is not None:
-            set_value(config, f"run.{key}", getattr(args, key))
     config.validate()
+    refuse_unresumable(config_changes(saved, config), "--resume")
     return config
 
 
 def _out_dir(config: Config) -> Path:
+    """The new run's folder: writable, and not holding a run already (any file a run writes
+    counts, so a run killed in its first iteration is not overwritten either)."""
     if config.run.out:
         out = Path(config.run.out)
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path("runs/out") / f"{config.run.task}-{config.run.algo}-s{config.run.seed}-{stamp}"
-    if (out / "metrics.csv").exists():
-        raise UserInputError(f"{out} already holds a run (metrics.csv); choose another --out")
+    from stackelberg.recorder import RUN_FILES
+
+    check_output_dir(out, "--out")
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if held:
+        raise UserInputError(f"{out} already holds a run ({held[0]}); resume it with --resume "
+                             f"--out {out}, or choose another --out")
     return out
 
 
@@ -211,10 +324,12 @@ def _device(name: str) -> torch.device:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    changes: dict[str, tuple[Any, Any]] = {}
     try:
         if args.resume:
             config = resolve_resume(args)
             out = Path(config.run.out)
+            changes = config_changes(load_saved_config(out / "config.toml"), config)
         else:
             config = resolve_config(args)
             out = _out_dir(config)
@@ -222,56 +337,208 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if config.run.tensorboard:
             require_tensorboard()
     except UserInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return play(config, device, out, progress=not args.no_progress, resume=args.resume)
+        return exit_with(err)
+    except OSError as err:  # a path the OS refuses to look at (a name too long)
+        return exit_with(from_os_error(err))
+    return play(config, device, out, progress=not args.no_progress, resume=args.resume,
+                changes=changes)
+
+
+def _optimizers(*roots: object) -> list[torch.optim.Optimizer]:
+    """Every optimizer a player holds, found through the attributes of its modules and of this
+    package's objects (players keep theirs in different places)."""
+    found, seen, stack = [], set(), list(roots)
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, torch.optim.Optimizer):
+            found.append(obj)
+        elif isinstance(obj, torch.nn.Module) or type(obj).__module__.startswith("stackelberg"):
+            stack.extend(vars(obj).values())
+            if isinstance(obj, torch.nn.Module):
+                stack.extend(obj.children())
+    return found
+
+
+def load_game_state(game: Any, state: dict) -> None:
+    """`game.load_state_dict(state)`, keeping the optimizers' step sizes (lr, weight decay) the
+    config gave the freshly built players: a checkpoint's optimizer state would otherwise bring
+    back the old ones, and `--resume --set model.lr=...` would change nothing. With an unchanged
+    config they are the checkpoint's own values, so a plain resume stays exact."""
+    configured = [(opt, [{k: g[k] for k in ("lr", "weight_decay") if k in g}
+                         for g in opt.param_groups])
+                  for opt in _optimizers(game.policy, game.model)]
+    game.load_state_dict(state)
+    for opt, groups in configured:
+        for group, values in zip(opt.param_groups, groups):
+            group.update(values)
+
+
+def _nonfinite(tree: Any, prefix: str = "") -> list[str]:
+    """Names of the floating-point tensors in a (nested) state dict that hold NaN or inf,
+    leaving out optimizer state (its moments follow the parameters)."""
+    if isinstance(tree, torch.Tensor):
+        bad = tree.is_floating_point() and not bool(torch.isfinite(tree).all())
+        return [prefix] if bad else []
+    if isinstance(tree, dict):
+        return [name for key, value in tree.items() if "optimizer" not in str(key)
+                for name in _nonfinite(value, f"{prefix}.{key}" if prefix else str(key))]
+    if isinstance(tree, (list, tuple)):
+        return [name for i, value in enumerate(tree) for name in _nonfinite(value, f"{prefix}.{i}")]
+    return []
+
+
+def blamed_knob(err: NonFiniteError, game: Any, config: Config) -> Optional[str]:
+    """The step size to lower after a divergence: that of the player whose parameters went
+    non-finite (the model's, the value baseline's, the policy's), else the one the error names."""
+    try:
+        model_bad = _nonfinite(game.model.state_dict())
+        policy_bad = _nonfinite(game.policy.state_dict())
+    except Exception:  # a player that cannot even report its state: go by the message
+        model_bad, policy_bad = [], []
+    if model_bad:
+        return "probabilistic_model.lr" if config.model_player == "probabilistic" else "model.lr"
+    if policy_bad and config.run.policy == "mbpo":
+        return "mbpo.lr"
+    if policy_bad:
+        return "npg.value_lr" if any(".value." in f".{n}." for n in policy_bad) else "npg.delta"
+    named = re.search(r"\blower ([a-z_]+\.[a-z_]+)", str(err))
+    return named.group(1) if named else None
+
+
+def divergence_message(err: NonFiniteError, game: Any, config: Config, out: Path,
+                       saved: Optional[tuple[int, int]]) -> str:
+    """What diverged, what is kept (the checkpoint only if one was written: `saved` is its
+    (iterations, samples)) and the command that goes on with a smaller step."""
+    lines = [f"error: training diverged: {err}"]
+    if saved is not None:
+        lines.append(f"The last good checkpoint is {out / 'checkpoint.pt'} ({saved[0]} "
+                     f"iterations, {saved[1]} samples); every collected transition is in "
+                     f"{out / 'data'}.")
+    else:
+        lines.append(f"It diverged in its first iteration, before any checkpoint was written; "
+                     f"the transitions it collected are in {out / 'data'}.")
+    knob = blamed_knob(err, game, config)
+    section, _, name = (knob or "").partition(".")
+    value = getattr(getattr(config, section, None), name, None) if knob else None
+    if knob in RESUMABLE and isinstance(value, float):
+        start = "go on" if saved is not None else "start again"
+        lines.append(f"To {start} with a smaller step: python -m stackelberg.run --resume "
+                     f"--out {out} --set {knob}={value / 2:g}")
+    return "\n".join(lines)
+
+
+def _restore(game: Any, out: Path, config: Config, changes: dict[str, tuple[Any, Any]]
+             ) -> tuple[Optional[Path], Optional[dict], list[str]]:
+    """Load the run folder's newest readable checkpoint into `game` after checking that the
+    folder is whole: the budget not below what is done, config.toml as the checkpoint was made
+    with (but for `RESUMABLE` changes) and every data file there. Raises `UserInputError`
+    before anything is written."""
+    from stackelberg.recorder import check_data_files, latest_checkpoint
+
+    path, state, warnings = latest_checkpoint(out)
+    if state is None:
+        return None, None, warnings
+    done = int(state["samples"])
+    if "run.samples" in changes and config.run.samples < done:
+        raise UserInputError(f"{out} has {done} samples done already; --samples "
+                             f"{config.run.samples} would cut its budget below them (give at "
+                             f"least {done} to extend it)")
+    recorded = state.get("config")
+    if isinstance(recorded, dict):  # checkpoints since config records were kept in them
+        made_with = Config()
+        made_with.schedule = make_schedule(config.run.algo)
+        for section, values in recorded.items():
+            for key, value in (values.items() if isinstance(values, dict) else ()):
+                try:
+                    set_value(made_with, f"{section}.{key}", value)
+                except UserInputError:  # a field the code no longer has: compare the rest
+                    pass
+        edited = {k: v for k, v in config_changes(made_with, config).items()
+                  if k.partition(".")[2] in recorded.get(k.partition(".")[0], {})
+                  and k not in changes}
+        refuse_unresumable(edited, f"{out / 'config.toml'} was edited since {path.name}: it")
+    check_data_files(out, state)
+    try:
+        load_game_state(game, state)
+    except UserInputError:
+        raise
+    except Exception as err:  # shapes or keys that do not fit: config.toml was edited
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+        raise UserInputError(f"{path} does not fit {out / 'config.toml'} ({reason}); was "
+                             f"config.toml edited? Restore it, or start a new run") from None
+    return path, state, warnings
+
+
+def _build(build_players: Any, config: Config, task: Any, device: torch.device) -> tuple:
+    """The players, or a `UserInputError`: a config/task mismatch, or sizes too large to
+    allocate (validation bounds each number, not the memory they add up to)."""
+    try:
+        return build_players(config, task, device)
+    except UserInputError:
+        raise
+    except (RuntimeError, MemoryError, OverflowError, ValueError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise UserInputError(f"cannot build the players this config asks for ({reason}); check "
+                             "its sizes (hidden_sizes, ensemble_size)") from None
 
 
 def play(config: Config, device: torch.device, out: Path, progress: bool = True,
-         resume: bool = False) -> int:
+         resume: bool = False, changes: Optional[dict[str, tuple[Any, Any]]] = None) -> int:
+    """Run (or resume) the game into `out`; the exit code (0 done, 1 diverged, 2 bad input,
+    130 interrupted)."""
     from tqdm import tqdm
 
     from stackelberg.build import build_players
     from stackelberg.game import Game
-    from stackelberg.recorder import RunRecorder
+    from stackelberg.recorder import CHECKPOINT, RunRecorder
 
+    changes = changes or {}
     run = config.run
     if run.threads:
         torch.set_num_threads(run.threads)
     torch.manual_seed(run.seed)
     np.random.seed(run.seed)
     task = tasks.make(run.task)
+    lock, created = None, not out.exists()
     try:
-        policy, model = build_players(config, task, device)  # may reject a config/task mismatch
+        policy, model = _build(build_players, config, task, device)
         lock = lock_run_folder(out)  # held until this process ends, however it ends
+        game = Game(task, policy, model, config.schedule, seed=run.seed, perturbations=run.perturb,
+                    eval_episodes=run.eval_episodes, device=device)
+        state, warnings, checkpoint_path = None, [], None
+        if resume:
+            # checkpoint.pt, else checkpoint_prev.pt with a warning; none at all means the run
+            # was stopped in its first iteration, and starting it again is exact
+            checkpoint_path, state, warnings = _restore(game, out, config, changes)
     except UserInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        if lock is not None:
+            lock.close()
+            if created and [p.name for p in out.iterdir()] == [".lock"]:  # leave no trace
+                (out / ".lock").unlink()
+                out.rmdir()
+        return exit_with(err)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if resume and state is None:
+        print(f"note: {out} has no checkpoint yet; starting the run from the beginning",
+              file=sys.stderr)
+        state = {"metrics": [], "best_return": -math.inf}
+    if checkpoint_path is not None and checkpoint_path.name != CHECKPOINT:
+        # the unreadable checkpoint.pt goes, so the next save keeps the one resumed from as
+        # checkpoint_prev.pt, as an uninterrupted run would have it
+        (out / CHECKPOINT).unlink(missing_ok=True)
     backend = "" if run.policy == "npg" else f" ({run.policy.upper()} policy)"
     name = "model-free SAC" if run.policy == "sac" else f"{run.algo.upper()}{backend}"
     recorder = RunRecorder(out, config_to_toml(config), f"{name} on {run.task} (seed {run.seed})",
-                           score_name=task.score_name)
-    game = Game(task, policy, model, config.schedule, seed=run.seed, perturbations=run.perturb,
-                eval_episodes=run.eval_episodes, device=device, on_collect=recorder.save_data)
+                           score_name=task.score_name, record=config_record(config))
+    game.on_collect = recorder.save_data
     if resume:
-        # checkpoint.pt, else checkpoint_prev.pt with a warning; none at all means the run was
-        # stopped in its first iteration, and starting it again is exact
-        from stackelberg.recorder import CheckpointError, load_latest_checkpoint
-
-        try:
-            state, warnings = load_latest_checkpoint(out)
-        except CheckpointError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        for warning in warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        if state is None:
-            print(f"note: {out} has no checkpoint yet; starting the run from the beginning",
-                  file=sys.stderr)
-            state = {"metrics": [], "best_return": -math.inf}
-        else:
-            game.load_state_dict(state)
         recorder.restore(state)
+        _log_changes(out, changes, game)
+    saved = (game.iteration, game.samples) if resume and game.iteration else None
     if run.plot_every:
         # import matplotlib now, not at the first plot: a stop signal that lands inside its
         # C-extension initialisation surfaces as ImportError, not as an interrupt
@@ -292,12 +559,17 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
                 board.log(recorder.rows[-1])
             last = game.samples >= run.samples
             state = game.state_dict()
+            recorder.update_best(state, report)
             if report.iteration % run.checkpoint_every == 0 or last:
                 recorder.checkpoint(state, report)
+                saved = (game.iteration, game.samples)
             if run.snapshot_every and (report.iteration % run.snapshot_every == 0 or last):
                 recorder.snapshot(state, report)
             if run.plot_every and report.iteration % run.plot_every == 0:
                 recorder.plot()
+            if run.render_every > 0 and report.iteration % run.render_every == 0:
+                from stackelberg.render import video_during_training
+                video_during_training(game, out, report.iteration, run.seed)
             bar.update(game.samples - before)
             postfix = {"return": f"{report.eval_return:.1f}", "J(pi,M)": f"{report.model_return:.1f}",
                        "s/iter": f"{report.seconds:.1f}"}
@@ -305,11 +577,14 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
                 postfix["success"] = f"{report.eval_success:.0%}"
             bar.set_postfix(postfix)
     except NonFiniteError as err:
-        print(f"\nerror: training diverged: {err}\nThe last good checkpoint is {out / 'checkpoint.pt'}; "
-              f"every collected transition is in {out / 'data'}.", file=sys.stderr)
+        bar.close()
+        print("\n" + divergence_message(err, game, config, out, saved), file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
-        print(f"\ninterrupted; checkpoint and data are in {out}", file=sys.stderr)
+        bar.close()
+        where = f"the last at {saved[1]} samples" if saved else "none written yet"
+        print(f"\ninterrupted; checkpoint and data are in {out} (checkpoint: {where}); "
+              f"continue with python -m stackelberg.run --resume --out {out}", file=sys.stderr)
         code = 130
     finally:
         bar.close()
@@ -321,10 +596,24 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
         except KeyboardInterrupt:  # a second Ctrl-C during the final plot: the data is safe
             return 130
         last = recorder.rows[-1]
-        print(f"done: {last['samples']} samples, eval return {last['eval_return']:.1f}, "
-              f"metrics in {out / 'metrics.csv'}", file=sys.stderr)
+        status = "done" if code == 0 else "stopped"
+        print(f"{status}: {last['samples']} samples (budget {run.samples}), eval return "
+              f"{last['eval_return']:.1f}, metrics in {out / 'metrics.csv'}", file=sys.stderr)
     lock.close()
     return code
+
+
+def _log_changes(out: Path, changes: dict[str, tuple[Any, Any]], game: Any) -> None:
+    """Say which knobs this resume changed, on stderr and in config_changes.log (config.toml
+    then holds only the new values)."""
+    shown = {k: v for k, v in changes.items() if k not in _QUIET_CHANGES}
+    if not shown:
+        return
+    text = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in shown.items())
+    line = f"iteration {game.iteration} ({game.samples} samples): {text}"
+    print(f"note: resuming with {text}", file=sys.stderr)
+    with open(out / "config_changes.log", "a") as log:
+        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
 
 def lock_run_folder(out: Path) -> typing.TextIO:
@@ -332,8 +621,11 @@ def lock_run_folder(out: Path) -> typing.TextIO:
     still alive) never write one run folder. The OS drops it when the process dies."""
     import fcntl
 
-    out.mkdir(parents=True, exist_ok=True)
-    handle = open(out / ".lock", "w")
+    make_output_dir(out, "run folder")
+    try:
+        handle = open(out / ".lock", "a")
+    except OSError as err:
+        raise UserInputError(f"cannot write into {out}: {err.strerror or err}") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from stackelberg.config import Config, load_saved_config
-from stackelberg.errors import UserInputError
+from stackelberg.errors import (ArgumentParser, UserInputError, check_figure_path,
+                                check_output_dir, exit_with, finite_float, from_os_error)
 from stackelberg.recipe import Cell, Recipe, load_recipe
 from stackelberg.stop_signal import Terminated, sigterm_as_interrupt
 
@@ -82,9 +83,14 @@ def cell_state(cell: Cell) -> tuple[str, Optional[int]]:
 
     Completion is judged from the checkpoint, not metrics.csv: a run killed between writing
     its last metrics row and its last checkpoint still needs that iteration replayed."""
-    from stackelberg.recorder import CheckpointError, load_latest_checkpoint
+    from stackelberg.recorder import RUN_FILES, CheckpointError, load_latest_checkpoint
 
+    check_output_dir(cell.folder, f"cell {cell.name}: folder")
     if not (cell.folder / "config.toml").is_file():
+        held = [name for name in RUN_FILES if (cell.folder / name).exists()]
+        if held:  # what a run writes, but no config.toml: not a run this sweep can resume
+            raise UserInputError(f"cell {cell.name}: {cell.folder} holds {held[0]} but no "
+                                 "config.toml; remove that folder or choose another sweep.out")
         return "new", None
     try:
         differences = config_differences(cell.config, cell.folder / "config.toml")
@@ -241,17 +247,28 @@ def run_ray(jobs: Sequence[Job], threads: int, workers: Optional[int], address: 
 
 # --- the summary --------------------------------------------------------------------------
 def last_row(folder: Path) -> Optional[dict]:
+    """The last row of a cell's metrics.csv; None if there is none or it cannot be read."""
     path = folder / "metrics.csv"
-    if not path.is_file():
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error):
         return None
-    rows = list(csv.DictReader(open(path)))
     return rows[-1] if rows else None
+
+
+def _cell_number(row: Optional[dict], key: str) -> Optional[float]:
+    try:
+        return float(row[key])  # type: ignore[index]
+    except (TypeError, KeyError, ValueError):
+        return None
 
 
 def outcome(cell: Cell, state: str, result: Optional[JobResult]) -> CellOutcome:
     row = last_row(cell.folder)
-    samples = int(row["samples"]) if row else None
-    final = float(row["eval_return"]) if row else None
+    count = _cell_number(row, "samples")
+    samples = int(count) if count is not None and math.isfinite(count) else None
+    final = _cell_number(row, "eval_return")
     if result is None:
         status = "done (skipped)" if state == "done" else "not run"
         return CellOutcome(cell.name, cell.folder, status, samples, final, None)
@@ -343,8 +360,7 @@ def run_sweep(recipe: Recipe, backend: str = "local", workers: Optional[int] = N
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m stackelberg.sweep",
-                                description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="python -m stackelberg.sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("recipe", help="TOML recipe (see runs/*.toml)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--workers", type=int, help="cells at a time (local default: cores // threads)")
@@ -355,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "'dclaw-turn-pal-*'; the others are left as they are")
     p.add_argument("--dry-run", action="store_true", help="validate and show the plan, run nothing")
     p.add_argument("--report", metavar="PNG", help="then plot all cells with stackelberg.report")
-    p.add_argument("--target", type=float,
+    p.add_argument("--target", type=finite_float,
                    help="with --report: the samples each seed needs to reach it")
     return p
 
@@ -368,7 +384,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.address and args.backend != "ray":
             raise UserInputError("--address is for --backend ray")
         check_backend(args.backend)
+        if args.report:
+            check_figure_path(args.report, "--report")
         recipe = select_cells(load_recipe(args.recipe, args.out), args.only)
+        check_output_dir(recipe.out, "the sweep's output folder (sweep.out or --out)")
         if args.dry_run:
             for cell, state, samples in plan(recipe):
                 argv_ = cell.resume_argv() if state == "resume" else cell.start_argv()
@@ -380,8 +399,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         outcomes = run_sweep(recipe, args.backend, args.workers, args.address,
                              log=lambda msg: print(msg, file=sys.stderr, flush=True))
     except UserInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return exit_with(err)
+    except OSError as err:  # a path the OS refuses to look at (a name too long)
+        return exit_with(from_os_error(err))
     except KeyboardInterrupt:
         print("\ninterrupted; run the same command again to resume", file=sys.stderr)
         return 130

@@ -8,7 +8,7 @@ from tasks.ant import ant
 from tasks.gym_tasks import hopper, inverted_pendulum
 from tasks.pen import pen
 from tasks.reacher import reacher_7dof
-from tasks.robel import dclaw_turn, dkitty_orient
+from tasks.robel import dclaw_turn, dclaw_turn_fixed, dkitty_orient
 
 _REGISTRY: Dict[str, Callable[[], Task]] = {
     "inverted-pendulum": inverted_pendulum,
@@ -17,6 +17,7 @@ _REGISTRY: Dict[str, Callable[[], Task]] = {
     "reacher-7dof": reacher_7dof,
     "pen": pen,
     "dclaw-turn": dclaw_turn,
+    "dclaw-turn-fixed": dclaw_turn_fixed,
     "dkitty-orient": dkitty_orient,
 }
 

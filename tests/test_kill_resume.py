@@ -1,7 +1,10 @@
 """A real `python -m stackelberg.run` process SIGKILLed at several points and resumed with
-`--resume` ends with the metrics of an uninterrupted run and every collected sample on disk;
-unreadable checkpoints fall back to checkpoint_prev.pt or fail with a one-line error."""
+`--resume` ends with the metrics, checkpoints (last, previous, best policy and its return) of an
+uninterrupted run and every collected sample on disk; unreadable checkpoints fall back to
+checkpoint_prev.pt or fail with a one-line error, and a missing data file is refused."""
 import csv
+import math
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,6 +50,35 @@ def rows_without_timing(folder):
 
 def saved_samples(folder):
     return sum(len(np.load(p)["obs"]) for p in (folder / "data").glob("*.npz"))
+
+
+def assert_same(a, b, where="checkpoint"):
+    """Two saved states are equal: tensors exactly, numbers (NaN too), containers recursively;
+    the metrics' timing columns are the only values allowed to differ."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        keys = [k for k in a if "seconds" not in str(k)]
+        assert keys == [k for k in b if "seconds" not in str(k)], where
+        for k in keys:
+            assert_same(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and math.isnan(a):
+        assert isinstance(b, float) and math.isnan(b), where
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def assert_same_files(out, reference):
+    """checkpoint.pt, checkpoint_prev.pt and policy_best.pt as the uninterrupted run has them."""
+    for name in ("checkpoint.pt", "checkpoint_prev.pt", "policy_best.pt"):
+        assert_same(load_checkpoint(out / name), load_checkpoint(reference / name), name)
+    best = load_checkpoint(out / "checkpoint.pt")["best_return"]
+    assert best == load_checkpoint(out / "policy_best.pt")["eval_return"]
+    assert best == max(float(r["eval_return"]) for r in csv.DictReader(open(out / "metrics.csv")))
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +145,7 @@ def test_sigkill_at_four_points_then_resume_equals_uninterrupted_run(tmp_path, r
     assert "Traceback" not in log
 
     assert rows_without_timing(out) == rows_without_timing(reference)
+    assert_same_files(out, reference)
     final = int(rows_without_timing(out)[-1]["samples"])
     assert saved_samples(out) == final == load_checkpoint(ckpt)["samples"]  # no sample lost
     assert len(list((out / "data").glob("*.npz"))) == len(rows_without_timing(out))
@@ -141,6 +174,7 @@ def test_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path, referenc
     err = capsys.readouterr().err
     assert f"warning: cannot read {ckpt}" in err and "using checkpoint_prev.pt instead" in err
     assert rows_without_timing(out) == rows_without_timing(reference)
+    assert_same_files(out, reference)
     assert saved_samples(out) == load_checkpoint(ckpt)["samples"]
 
 
@@ -171,3 +205,33 @@ def test_unreadable_checkpoint_exit_code_of_the_real_command(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "error: cannot read" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_best_policy_and_previous_checkpoint_survive_a_resume(tmp_path, reference):
+    """Stopped after 1,000 samples and resumed: the best return in the checkpoint, the best
+    policy and the previous checkpoint are the uninterrupted run's (the best return was once
+    stored before it was updated, and a resumed run kept a worse policy)."""
+    out = tmp_path / "run"
+    assert run.main(ARGS + ["--samples", "1000", "--out", str(out)]) == 0
+    assert run.main(["--resume", "--out", str(out), "--samples", "2000", "--no-progress"]) == 0
+    assert rows_without_timing(out) == rows_without_timing(reference)
+    assert_same_files(out, reference)
+
+
+def test_a_missing_data_file_is_refused_until_it_is_back(tmp_path, reference, capsys):
+    """Resuming would rewrite only the data of the iterations it replays: a data file deleted
+    from an earlier iteration would stay missing, so the resume refuses, naming it."""
+    out = tmp_path / "run"
+    assert run.main(ARGS + ["--samples", "1000", "--out", str(out)]) == 0
+    data = out / "data" / "iter_0001.npz"
+    kept = tmp_path / "kept.npz"
+    shutil.move(data, kept)
+    capsys.readouterr()
+    assert run.main(["--resume", "--out", str(out), "--samples", "2000", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"error: {data} is missing" in err
+    assert "put the file back" in err and not data.exists()
+    shutil.move(kept, data)
+    assert run.main(["--resume", "--out", str(out), "--samples", "2000", "--no-progress"]) == 0
+    assert saved_samples(out) == load_checkpoint(out / "checkpoint.pt")["samples"]
+    assert rows_without_timing(out) == rows_without_timing(reference)

@@ -105,3 +105,46 @@ def test_max_kl_backtracks_a_step_that_overshoots():
     assert max(i.kl for i in results[None]) > 0.05  # the failure the guard exists for
     assert all(i.kl <= 0.05 for i in results[0.05])
     assert any(i.backtracks > 0 for i in results[0.05])
+
+
+def _gaussian_entropy_by_quadrature(log_std: torch.Tensor) -> torch.Tensor:
+    """-integral p log p of a diagonal Gaussian, dimension by dimension on a fine grid."""
+    total = torch.zeros((), dtype=torch.float64)
+    for s in torch.exp(log_std.double()):
+        x = torch.linspace(-12 * s.item(), 12 * s.item(), 200_001, dtype=torch.float64)
+        p = torch.exp(-0.5 * (x / s) ** 2) / (s * math.sqrt(2 * math.pi))
+        total = total - torch.trapezoid(p * torch.log(p.clamp_min(1e-300)), x)
+    return total
+
+
+def test_entropy_and_its_gradient_match_brute_force():
+    policy = GaussianMLPPolicy(3, 2, (8,), init_log_std=-0.7).double()
+    with torch.no_grad():
+        policy.log_std.copy_(torch.tensor([-0.7, 0.3], dtype=torch.float64))
+    torch.testing.assert_close(policy.entropy(), _gaussian_entropy_by_quadrature(policy.log_std.detach()))
+    grad = torch.autograd.grad(policy.entropy(), policy.log_std)[0]
+    eps = 1e-4
+    for i in range(2):
+        up, down = policy.log_std.detach().clone(), policy.log_std.detach().clone()
+        up[i] += eps; down[i] -= eps
+        numeric = (_gaussian_entropy_by_quadrature(up) - _gaussian_entropy_by_quadrature(down)) / (2 * eps)
+        torch.testing.assert_close(grad[i], numeric, atol=1e-6, rtol=1e-5)
+
+
+def test_entropy_term_alone_widens_every_action_dim_equally_and_leaves_the_mean():
+    """With zero advantages the surrogate is entropy_coef * H: its gradient is entropy_coef on
+    each log-std and 0 on the mean network, and the natural step (Fisher block 2I on log-std)
+    raises every log-std by the same amount."""
+    policy = GaussianMLPPolicy(4, 3, (16,), init_log_std=-1.0).double()
+    obs = torch.randn(64, 4, dtype=torch.float64)
+    act = policy.sample(obs)
+    mean_before = [p.detach().clone() for p in policy.mean_net.parameters()]
+    npg_step(policy, obs, act, torch.zeros(64, dtype=torch.float64), delta=0.01, cg_iters=10,
+             cg_damping=1e-6, entropy_coef=0.1)
+    change = policy.log_std.detach() + 1.0
+    assert (change > 0).all()
+    torch.testing.assert_close(change, change[:1].expand(3))
+    # KL of a pure log-std step of size c per dim is sum (e^{2c} - 1)/2 e^{-2c}... = delta/2 to 2nd order
+    assert abs(3 * change[0].item() ** 2 - 0.01 / 2) < 2e-4
+    for before, after in zip(mean_before, policy.mean_net.parameters()):
+        torch.testing.assert_close(before, after.detach())

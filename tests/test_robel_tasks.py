@@ -11,6 +11,7 @@ mujoco = pytest.importorskip("mujoco")
 if importlib.util.find_spec("robel") is None:  # the assets come from this wheel
     pytest.skip("robel missing: .venv/bin/pip install --no-deps robel==0.1.2", allow_module_level=True)
 
+import tasks  # noqa: E402
 from tasks.robel import RobelMissingError, assets, dclaw, dkitty  # noqa: E402
 from tasks.robel.control import wrap_angle  # noqa: E402
 
@@ -176,6 +177,27 @@ def test_dkitty_uncentred_ranges_and_velocity_limit(orient):
     mid = np.array([(lo + hi) / 2 for lo, hi in dkitty.LEG_RANGES])  # a = 0 is the range centre
     np.testing.assert_allclose(env.data.ctrl, q + np.clip(mid - q, -PI * 0.1, PI * 0.1))
     assert np.isclose(mid[1], PI / 4) and np.isclose(mid[2], -1.0)
+
+
+def test_dclaw_fixed_is_one_episode_from_0_to_180_degrees_with_the_same_world():
+    """ROBEL's DClawTurnFixed: every reset is the same state (start 0, target pi, on the wrap
+    seam), whatever the seed; the world, reward and success are the Random variant's."""
+    fixed, random_ = tasks.make("dclaw-turn-fixed"), tasks.make("dclaw-turn")
+    assert (fixed.obs_dim, fixed.act_dim, fixed.horizon, fixed.reward_fn, fixed.success_fn) == \
+        (random_.obs_dim, random_.act_dim, random_.horizon, random_.reward_fn, random_.success_fn)
+    env = fixed.make_env(0)
+    first, info = env.reset(seed=0)
+    assert info["valve_angle"] == 0.0 and abs(info["target"]) == pytest.approx(PI)
+    assert abs(first[20]) == pytest.approx(PI)
+    actions = np.random.default_rng(3).uniform(-1, 1, (40, 9))
+    episodes = []
+    for seed in (1, 2, 99):
+        obs, _ = env.reset(seed=seed)
+        np.testing.assert_array_equal(obs, first)
+        episodes.append([env.step(a)[0] for a in actions])
+    np.testing.assert_array_equal(episodes[0], episodes[2])  # deterministic world
+    (obs, act, nxt, reward, term, trunc), _ = rollout(fixed.make_env(1), actions, seed=1)
+    assert_parity(fixed, obs, act, nxt, reward, term)
 
 
 # --- parity between the env and the batched functions ----------------------------------------

@@ -53,9 +53,9 @@ def rows_without_timing(folder):
 @pytest.mark.parametrize("edit,message", [
     (("threads = 1", "threadz = 1"), "unknown key sweep.threadz"),
     (('"npg.horizon_cap" = 20', '"npg.horizon_capp" = 20'), "unknown config key 'npg.horizon_capp'"),
-    (('"npg.delta" = 0.02', '"npg.delta" = -1'), "cell inverted-pendulum-mal-s0: npg.delta must be positive"),
+    (('"npg.delta" = 0.02', '"npg.delta" = -1'), "cell inverted-pendulum-mal-s0: npg.delta must be > 0, got -1.0"),
     (('"npg.delta" = 0.02', '"npg.delta" = "abc"'), "npg.delta must be float"),
-    (('"schedule.npg_steps" = 1', '"schedule.npg_steps" = 0'), "schedule.npg_steps must be positive"),
+    (('"schedule.npg_steps" = 1', '"schedule.npg_steps" = 0'), "schedule.npg_steps must be >= 1"),
     (('"pal", "mal"', '"pal", "mall"'), "unknown algo 'mall'; valid algos: br, gda, mal, pal"),
     (('["inverted-pendulum"]', '["pendulum"]'), "unknown task 'pendulum'; valid tasks:"),
     (("[overrides.mal]", "[overrides.mall]"), "unknown table [overrides.mall]"),

@@ -26,10 +26,11 @@ from stackelberg.buffers import ReplayBuffer, Trajectory  # noqa: E402
 from stackelberg.config import FIT_PRECISIONS  # noqa: E402
 from stackelberg.diagnose import load_config  # noqa: E402
 from stackelberg.players.dynamics import DynamicsEnsemble  # noqa: E402
+from stackelberg.recorder import load_checkpoint  # noqa: E402
 
 
 def real_transitions(run: Path) -> dict[str, torch.Tensor]:
-    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    state = load_checkpoint(run / "checkpoint.pt")
     buffer = ReplayBuffer()
     buffer.load_state_dict(state["replay"])
     return buffer.tensors()

@@ -1,6 +1,7 @@
 """Branch a run from its last checkpoint with changed settings (an intervention experiment).
 
-`--resume` deliberately refuses new settings: a resumed run must be the run it was. To ask "what
+`--resume` refuses settings that would make it another run (a resumed run must be the run it
+was; it may change only step sizes and bookkeeping, `stackelberg.run.RESUMABLE`). To ask "what
 if this run had changed X at this point", copy it to a new folder, change X there, and resume the
 copy; the source run is left untouched. `--log-std` also resets the policy's exploration noise in
 the copied checkpoint: raising `policy.min_log_std` alone cannot do it, because the KL guard
@@ -19,8 +20,9 @@ from pathlib import Path
 
 import torch
 
-from stackelberg.config import config_to_toml, load_saved_config, set_value
+from stackelberg.config import config_record, config_to_toml, load_saved_config, set_value
 from stackelberg.errors import UserInputError
+from stackelberg.recorder import atomic_torch_save, load_checkpoint
 
 LOG_STD_KEY = "policy.log_std"
 
@@ -42,11 +44,13 @@ def fork(source: Path, target: Path, settings: list[str], log_std: float | None)
         raise SystemExit(2) from None
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("checkpoint_prev.pt"))
     (target / "config.toml").write_text(config_to_toml(config))
-    checkpoint = torch.load(target / "checkpoint.pt", weights_only=False)
+    checkpoint = load_checkpoint(target / "checkpoint.pt")  # tensors only: no code from the run
     if log_std is not None:
         state = checkpoint["policy"]["module"]
         state[LOG_STD_KEY] = torch.full_like(state[LOG_STD_KEY], log_std)
-        torch.save(checkpoint, target / "checkpoint.pt")
+    # the branch's checkpoint records the branch's config, or its resume would refuse the change
+    checkpoint["config"] = config_record(config)
+    atomic_torch_save(checkpoint, target / "checkpoint.pt")
     print(f"branched {source} at {checkpoint['samples']} samples -> {target}")
 
 

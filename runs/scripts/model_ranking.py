@@ -28,6 +28,7 @@ import tasks  # noqa: E402
 from stackelberg import world  # noqa: E402
 from stackelberg.build import build_players  # noqa: E402
 from stackelberg.diagnose import load_config  # noqa: E402
+from stackelberg.recorder import load_checkpoint  # noqa: E402
 from stackelberg.rollouts import model_rollouts  # noqa: E402
 from policy_step_probe import snapshot_arg  # noqa: E402
 
@@ -40,7 +41,7 @@ def load_players(run: Path, iteration: int):
         sys.exit(f"error: {run} is a {config.run.task} run; the target sign split is dclaw-turn's")
     task = tasks.make(config.run.task)
     policy, model = build_players(config, task, "cpu")
-    snapshot = torch.load(run / "snapshots" / f"iter_{iteration:04d}.pt", weights_only=False)
+    snapshot = load_checkpoint(run / "snapshots" / f"iter_{iteration:04d}.pt")
     policy.load_state_dict(snapshot["policy"])
     model.load_state_dict(snapshot["model"])
     return task, policy, model, snapshot["samples"]

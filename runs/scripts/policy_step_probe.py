@@ -31,6 +31,7 @@ from stackelberg import world  # noqa: E402
 from stackelberg.buffers import InitialStateBuffer, ReplayBuffer  # noqa: E402
 from stackelberg.build import build_players  # noqa: E402
 from stackelberg.diagnose import load_config  # noqa: E402
+from stackelberg.recorder import load_checkpoint  # noqa: E402
 from stackelberg.rollouts import model_rollouts  # noqa: E402
 
 
@@ -62,8 +63,7 @@ def load_model(config, task, run: Path, iteration: int):
     if other.run.task != config.run.task:
         sys.exit(f"error: --model-from {run} is a {other.run.task} run, not {config.run.task}")
     _, model = build_players(other, task, "cpu")
-    model.load_state_dict(torch.load(run / "snapshots" / f"iter_{iteration:04d}.pt",
-                                     weights_only=False)["model"])
+    model.load_state_dict(load_checkpoint(run / "snapshots" / f"iter_{iteration:04d}.pt")["model"])
     return model
 
 
@@ -92,7 +92,7 @@ def main() -> None:
     config = load_config(args.run)
     task = tasks.make(config.run.task)
     policy, model = build_players(config, task, "cpu")
-    snapshot = torch.load(args.run / "snapshots" / f"iter_{args.snapshot:04d}.pt", weights_only=False)
+    snapshot = load_checkpoint(args.run / "snapshots" / f"iter_{args.snapshot:04d}.pt")
     policy.load_state_dict(snapshot["policy"])
     model.load_state_dict(snapshot["model"])
     if args.model_from is not None:

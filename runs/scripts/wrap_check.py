@@ -19,6 +19,7 @@ import tasks
 from stackelberg.angles import angle_mask, state_change
 from stackelberg.buffers import ReplayBuffer, Trajectory
 from stackelberg.players.dynamics import DynamicsEnsemble
+from stackelberg.recorder import load_checkpoint
 
 RUN = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/out/robel-nowrap/dclaw-turn-pal-s0")
 TARGET_ERROR = 20
@@ -47,7 +48,7 @@ def main() -> None:
     print(f"transitions whose target error jumps by 2*pi: {jumps} of {len(every[0])}")
     wrapped = angle_mask(task.obs_dim, [TARGET_ERROR])
     own = DynamicsEnsemble(task.obs_dim, task.act_dim)
-    own.load_state_dict(torch.load(RUN / "checkpoint.pt", weights_only=False)["model"])
+    own.load_state_dict(load_checkpoint(RUN / "checkpoint.pt")["model"])
     obs, act, nxt = load(files[-1:])
     pred = own.step(obs, act)
     error = state_change(nxt.expand_as(pred), pred, wrapped).abs().mean((0, 1))

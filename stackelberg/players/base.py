@@ -14,6 +14,8 @@ from stackelberg.buffers import InitialStateBuffer, ReplayBuffer
 class FitReport:
     steps: int
     train_loss: float
+    # the restored members' mean loss on held-out data (NaN when the fit holds nothing out)
+    holdout_loss: float = float("nan")
 
 
 @dataclass

@@ -11,7 +11,8 @@ from torch import nn
 from stackelberg.angles import angle_mask, apply_change, state_change, wrapping
 from stackelberg.buffers import ReplayBuffer
 from stackelberg.config import ModelConfig
-from stackelberg.ensemble import EnsembleMLP
+from stackelberg.early_stopping import MemberEarlyStopping
+from stackelberg.ensemble import EnsembleLinear, EnsembleMLP
 from stackelberg.errors import NonFiniteError
 from stackelberg.players.base import FitReport
 
@@ -62,6 +63,7 @@ class DynamicsEnsemble(nn.Module):
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.config.lr,
                                           weight_decay=self.config.weight_decay, fused=True)
         self.fits = 0  # how many times fit() ran: lets tests check which model a player saw
+        self.holdout_curve: list[torch.Tensor] = []  # the last fit's held-out loss per epoch
 
     # --- normalisation --------------------------------------------------------------------
     def set_statistics(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> None:
@@ -110,9 +112,17 @@ class DynamicsEnsemble(nn.Module):
 
     def fit(self, buffer: ReplayBuffer, epochs: int, min_steps: int = 100,
             max_steps: int = 100_000) -> FitReport:
+        """`epochs` passes over the buffer, the step count clamped to [min_steps, max_steps]; with
+        `model.holdout_fraction` > 0, whole trajectories are held out and the fit stops early
+        on them (`stackelberg.early_stopping`), the epochs then being an upper bound."""
         data = buffer.tensors()
+        holdout = None
+        if self.config.holdout_fraction > 0:
+            data, holdout = self._split_holdout(data, buffer.trajectory_lengths())
         if self.symmetry is not None:
             data = self.symmetry.with_mirror_images(data)
+            if holdout is not None:
+                holdout = self.symmetry.with_mirror_images(holdout)
         data = {k: v.to(self.device) for k, v in data.items()}
         obs, act, next_obs = data["obs"], data["act"], data["next_obs"]
         self.set_statistics(obs, act, next_obs)
@@ -122,6 +132,9 @@ class DynamicsEnsemble(nn.Module):
         steps_per_epoch = max(n // batch, 1)
         total = int(min(max(epochs * steps_per_epoch, min_steps), max_steps))
         members = self.ensemble_size
+        stopper = None if holdout is None else MemberEarlyStopping(
+            self.member_parameters(), self.config.holdout_threshold, self.config.holdout_patience)
+        self.holdout_curve = []
         done, losses = 0, []
         while done < total:
             # each member draws its own permutation: same data, own mini-batch order
@@ -136,13 +149,46 @@ class DynamicsEnsemble(nn.Module):
                 self.optimizer.step()
                 losses.append(loss.detach())
             done += min(steps_per_epoch, total - done)
+            if stopper is not None and holdout is not None:
+                current = self.loss(holdout["obs"], holdout["act"], holdout["next_obs"])
+                self.holdout_curve.append(current)
+                if stopper.update(current) and done >= min_steps:
+                    break
+        holdout_loss = float("nan")
+        if stopper is not None and holdout is not None:
+            stopper.restore()
+            holdout_loss = self.loss(holdout["obs"], holdout["act"], holdout["next_obs"]).mean().item()
         self.fits += 1
         final = torch.stack(losses[-steps_per_epoch:]).mean().item() / members
         if not torch.isfinite(torch.tensor(final)):
             raise NonFiniteError(
                 "the dynamics model's training loss is not finite; lower model.lr or check the "
                 "observations for NaN/inf")
-        return FitReport(steps=done, train_loss=final)
+        return FitReport(steps=done, train_loss=final, holdout_loss=holdout_loss)
+
+    def _split_holdout(self, data: dict[str, torch.Tensor], lengths: list[int]
+                       ) -> tuple[dict[str, torch.Tensor], Optional[dict[str, torch.Tensor]]]:
+        """(training part, held-out part): random whole trajectories, at least one and at least
+        `holdout_fraction` of the transitions, always leaving one trajectory to train on.
+        Whole trajectories, because neighbouring steps of one episode are nearly copies: a
+        held-out step whose neighbours were trained on measures memory, not generalisation."""
+        if len(lengths) < 2:
+            return data, None
+        wanted = self.config.holdout_fraction * sum(lengths)
+        starts = torch.tensor([0, *lengths]).cumsum(0)
+        held = torch.zeros(int(starts[-1]), dtype=torch.bool)
+        count = 0
+        for i in torch.randperm(len(lengths), generator=self.generator)[:-1].tolist():
+            held[starts[i]:starts[i + 1]] = True
+            count += lengths[i]
+            if count >= wanted:
+                break
+        return ({k: v[~held] for k, v in data.items()}, {k: v[held] for k, v in data.items()})
+
+    def member_parameters(self) -> list[torch.Tensor]:
+        """Every parameter, each with the member as its leading dimension."""
+        return [p for layer in self.net.net if isinstance(layer, EnsembleLinear)
+                for p in (layer.weight, layer.bias)]
 
     def state_dict(self, *args, **kwargs) -> dict:  # type: ignore[override]
         return {"module": super().state_dict(*args, **kwargs), "optimizer": self.optimizer.state_dict(),

@@ -81,6 +81,8 @@ class NPGPolicyPlayer(nn.Module):
             features = value_features(paths.obs)
             with torch.no_grad():
                 values = self.value(features)
+            if not bool(torch.isfinite(values[paths.mask]).all()):  # else the NPG step is blamed
+                raise NonFiniteError("the value baseline predicts NaN/inf; lower npg.value_lr")
             adv = gae_advantages(paths.reward, values, paths.mask, paths.terminated, cfg.gamma,
                                  cfg.gae_lambda)
             targets = discounted_returns(paths.reward, paths.mask, cfg.gamma)

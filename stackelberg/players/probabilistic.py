@@ -22,6 +22,7 @@ from torch import nn
 from stackelberg.angles import angle_mask, apply_change, state_change, wrapping
 from stackelberg.buffers import ReplayBuffer
 from stackelberg.ensemble import EnsembleLinear, EnsembleMLP
+from stackelberg.early_stopping import MemberEarlyStopping
 from stackelberg.errors import NonFiniteError
 from stackelberg.mbpo_config import ProbabilisticModelConfig
 from stackelberg.players.base import FitReport
@@ -219,9 +220,8 @@ class ProbabilisticEnsemble(nn.Module):
             rows = torch.arange(n_train).expand(members, n_train).clone()
         batches = math.ceil(n_train / cfg.batch_size)
 
-        best = torch.full((members,), float("inf"), device=self.device)
-        snapshot = [p.detach().clone() for p in self.member_parameters()]
-        since_improved, steps, epoch, losses = 0, 0, 0, []
+        stopper = MemberEarlyStopping(self.member_parameters(), cfg.improvement_threshold, cfg.patience)
+        steps, epoch, losses = 0, 0, []
         for epoch in range(1, epochs + 1):
             idx = rows.to(self.device)
             for b in range(batches):
@@ -238,16 +238,9 @@ class ProbabilisticEnsemble(nn.Module):
             if not torch.isfinite(current).all():
                 raise NonFiniteError("the probabilistic model's holdout error is not finite; lower "
                                      "the model's lr or check the observations for NaN/inf")
-            improved = current < best * (1.0 - cfg.improvement_threshold)
-            if improved.any():
-                best = torch.where(improved, current, best)
-                self._snapshot(snapshot, improved)
-                since_improved = 0
-            else:
-                since_improved += 1
-            if (since_improved > cfg.patience and steps >= min_steps) or steps >= max_steps:
+            if (stopper.update(current) and steps >= min_steps) or steps >= max_steps:
                 break
-        self._restore(snapshot)
+        stopper.restore()
         final = self.member_mse(hold_x, hold_out)
         self.holdout_mse.copy_(final)
         self.elites.copy_(torch.argsort(final)[:cfg.num_elites])
@@ -262,16 +255,6 @@ class ProbabilisticEnsemble(nn.Module):
         """Parameters with a leading member dimension (weights and biases); the shared
         log-variance bounds are not per member and are not snapshotted (as in the official code)."""
         return [p for layer in self.linear_layers() for p in (layer.weight, layer.bias)]
-
-    @torch.no_grad()
-    def _snapshot(self, snapshot: list[torch.Tensor], which: torch.Tensor) -> None:
-        for saved, p in zip(snapshot, self.member_parameters()):
-            saved[which] = p[which]
-
-    @torch.no_grad()
-    def _restore(self, snapshot: list[torch.Tensor]) -> None:
-        for saved, p in zip(snapshot, self.member_parameters()):
-            p.copy_(saved)
 
     # --- state -----------------------------------------------------------------------------
     def state_dict(self, *args, **kwargs) -> dict:  # type: ignore[override]

@@ -3,7 +3,7 @@
 Needs `robel==0.1.2` installed with `--no-deps` (it is never imported; see `assets.py`).
 """
 from tasks.robel.assets import RobelMissingError, asset_root
-from tasks.robel.dclaw import DClawTurnEnv, dclaw_turn, make_dclaw_turn_env
+from tasks.robel.dclaw import DClawTurnEnv, dclaw_turn, dclaw_turn_fixed, make_dclaw_turn_env
 from tasks.robel.dkitty import DKittyOrientEnv, dkitty_orient, make_dkitty_orient_env
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "DClawTurnEnv",
     "DKittyOrientEnv",
     "dclaw_turn",
+    "dclaw_turn_fixed",
     "dkitty_orient",
     "make_dclaw_turn_env",
     "make_dkitty_orient_env",

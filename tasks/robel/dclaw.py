@@ -1,4 +1,7 @@
-"""DClaw-Turn (ROBEL `DClawTurnRandom-v0`): turn a three-spoke valve to a random target angle.
+"""DClaw-Turn: turn a three-spoke valve to a target angle. Two of ROBEL's variants:
+`dclaw-turn` is `DClawTurnRandom-v0` (start U(-60, 60) deg, target 180 +- 60 deg) and
+`dclaw-turn-fixed` is `DClawTurnFixed-v0` (start 0, target 180 deg: one deterministic episode),
+the ROBEL README's example env. [P] names neither; RESULTS reports PAL on both.
 
 Observation (30): ROBEL's 21-dim default observation with the claw joint velocities appended,
 because ROBEL's reward penalizes those velocities and a learned model can then be scored
@@ -14,6 +17,7 @@ exactly from its predicted observation.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -67,7 +71,9 @@ MIRROR = _mirror()
 class DClawTurnEnv(RobelEnv):
     """DClawTurnRandom under MuJoCo 4: ROBEL position control, no termination, 40 steps."""
 
-    def __init__(self) -> None:
+    def __init__(self, fixed: bool = False) -> None:
+        """fixed=True: ROBEL's DClawTurnFixed (start 0, target pi), else DClawTurnRandom."""
+        self.fixed = fixed
         model = load_model(DCLAW_TURN_XML)
         group = PositionGroup.build(model, CLAW_JOINTS, CLAW_RANGES, CLAW_VMAX)
         super().__init__(model, group, OBS_DIM, HORIZON)
@@ -79,9 +85,11 @@ class DClawTurnEnv(RobelEnv):
         self.target = 0.0
 
     def _reset_task(self) -> Dict[str, Any]:
-        # Same draw order as ROBEL: start angle, then target offset.
-        start = self.np_random.uniform(*START_RANGE)
-        self.target = float(wrap_angle(np.pi + self.np_random.uniform(*TARGET_OFFSET_RANGE)))
+        if self.fixed:  # ROBEL's Fixed variant draws nothing
+            start, self.target = 0.0, float(wrap_angle(np.pi))
+        else:  # same draw order as ROBEL: start angle, then target offset
+            start = self.np_random.uniform(*START_RANGE)
+            self.target = float(wrap_angle(np.pi + self.np_random.uniform(*TARGET_OFFSET_RANGE)))
         # The target body only marks the goal visually (ROBEL sets its yaw too).
         yaw = Rotation.from_euler("z", self.target)
         self.model.body_quat[self._target_body] = yaw.as_quat(scalar_first=True)
@@ -154,11 +162,26 @@ def turn_final_error(episode_obs: torch.Tensor) -> torch.Tensor:
     return episode_obs[..., -1, TARGET_ERROR].abs()
 
 
-def make_dclaw_turn_env(seed: Optional[int] = None) -> DClawTurnEnv:
-    """A DClaw-Turn env, already reset once with `seed`."""
-    env = DClawTurnEnv()
+def make_dclaw_turn_env(seed: Optional[int] = None, fixed: bool = False) -> DClawTurnEnv:
+    """A DClaw-Turn env (Random, or Fixed with `fixed`), already reset once with `seed`."""
+    env = DClawTurnEnv(fixed=fixed)
     env.reset(seed=seed)
     return env
+
+
+def make_dclaw_turn_fixed_env(seed: Optional[int] = None) -> DClawTurnEnv:
+    return make_dclaw_turn_env(seed, fixed=True)
+
+
+def dclaw_turn_fixed() -> Task:
+    """ROBEL's DClawTurnFixed-v0: the same world, reward and success as `dclaw_turn`, but every
+    episode starts at 0 with the target at 180 deg (either way round reaches it)."""
+    return dataclasses.replace(
+        dclaw_turn(), name="dclaw-turn-fixed", make_env=make_dclaw_turn_fixed_env,
+        description=(
+            "ROBEL DClawTurnFixed-v0 (MuJoCo 4): turn a valve from 0 to 180 deg, the same episode "
+            "every time. Obs = ROBEL's 21-dim default + claw joint velocities (30); 40 steps of "
+            "0.1 s; success = |target error| < 0.1 rad at the last step."))
 
 
 def dclaw_turn() -> Task:
