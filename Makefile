@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup clean
+.PHONY: run test lint setup clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,7 +22,12 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(PY) -m stackelberg.run --leader policy --task inverted-pendulum --samples 10000 --out runs/out/make-run-$$(date +%Y%m%d-%H%M%S)
 
-test: $(STAMP)
+# ruff (pyflakes + pycodestyle errors) and mypy on the library, then the suite
+lint: $(STAMP)
+	$(VENV)/bin/ruff check stackelberg tasks tests
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest tests
 
 clean:

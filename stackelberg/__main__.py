@@ -1,5 +1,6 @@
+"""`python -m stackelberg COMMAND ...`, the same as the `stackelberg` console script."""
 import sys
 
-from stackelberg.run import main
+from stackelberg.cli.main import main
 
 sys.exit(main())

@@ -1,4 +1,8 @@
-"""Every knob of a run as a dataclass field with the paper's default, loadable from TOML.
+"""A run's config composed of the components' own configs, loadable from TOML.
+
+Each component's dataclass lives beside it (`models.config`, `npg.config`, `mbpo.config`,
+`core.schedules`); this module only composes them into `Config` and resolves a run's config
+(`resolve_config`: algorithm defaults < TOML < overrides).
 
 Sections: `[run]`, `[schedule]`, `[model]`, `[policy]`, `[npg]`, and for the MBPO backend
 `[mbpo]` and `[probabilistic_model]`. Unknown keys and values of the
@@ -6,6 +10,7 @@ wrong type are rejected with a message naming the valid choices.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import re
@@ -14,103 +19,19 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
-from stackelberg.errors import UserInputError
-from stackelberg.mbpo_config import MBPOConfig, ProbabilisticModelConfig
-from stackelberg.schedules import PAL, SCHEDULES, Schedule, make_schedule
+if TYPE_CHECKING:
+    import torch
 
-
-FIT_PRECISIONS = ("float32", "bfloat16")
-
-
-@dataclass
-class ModelConfig:
-    """Deterministic dynamics ensemble ([P] Tables 2-3)."""
-
-    ensemble_size: int = 4
-    hidden_sizes: tuple[int, ...] = (512, 512)
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    batch_size: int = 200
-    # [P] writes sigma (a spread from the data); [mjrl] uses the mean absolute deviation.
-    normalization: str = "std"  # "std" | "mad"
-    clamp_state: float = 100.0  # predicted states are clamped to +-this ([mjrl] large_value)
-    # Learn the wrapped change of the task's wrapped-angle coordinates (Task.angle_dims) and wrap
-    # the prediction; false = [mjrl]'s plain s' - s on every coordinate. Applies to both model
-    # players (the MBPO ensemble too).
-    wrap_angles: bool = True
-    # Train on every real transition and its mirror image under the task's symmetry
-    # (Task.symmetry; DClaw-Turn has one). Not in [P]: it widens the model's data to the turning
-    # direction the policy has not tried yet. Doubles the data per epoch, so halve model_epochs
-    # to keep the fit cost.
-    augment_symmetry: bool = False
-    # Precision of the fit's forward and backward passes. "bfloat16" runs them under CPU/CUDA
-    # autocast (weights, Adam and the loss stay float32): 1.8x faster training steps on a CPU
-    # with AVX512-BF16 and the same held-out loss (RESULTS 7.21). Prediction is always float32.
-    fit_precision: str = "float32"  # "float32" | "bfloat16"
-    # Early stopping on held-out real trajectories (not in [P], whose fit runs the schedule's
-    # epochs): this fraction of the buffer's trajectories is held out of the fit; after every
-    # epoch each member's held-out loss is checked, training stops once no member improved by
-    # more than `holdout_threshold` (relative) for more than `holdout_patience` epochs, and
-    # each member goes back to its best epoch. The schedule's epochs become an upper bound.
-    # 0 = [P]'s fixed epochs.
-    holdout_fraction: float = 0.0
-    holdout_patience: int = 5
-    holdout_threshold: float = 0.01
-
-
-@dataclass
-class PolicyConfig:
-    """Gaussian MLP policy ([P] Sec. 5, [mjrl] GaussianMLP)."""
-
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    init_log_std: float = -1.0  # [P]; [mjrl] configs use 0.0 (PAL Hopper) and -0.5 (MAL)
-    min_log_std: float = -2.5
-    max_log_std: float = 1.0
-
-
-@dataclass
-class NPGConfig:
-    """Model-based NPG with GAE ([P] Subroutine 1, Table 1)."""
-
-    delta: float = 0.05  # normalised step size; the resulting KL is about delta / 2 ([mjrl])
-    gamma: float = 0.995
-    gae_lambda: float = 0.97
-    cg_iters: int = 25  # [mjrl] Hopper configs (class default 10)
-    cg_damping: float = 1e-3  # [mjrl] Hopper configs (class default 1e-4)
-    fvp_sample_fraction: float = 1.0
-    # Halve the step until the measured KL(pi_old||pi_new) <= max_kl. Not in [P] or [mjrl]
-    # (set "none" to reproduce them); without it the KL of a normalised step reaches 0.5 when
-    # the advantages carry no signal, which collapsed PAL on inverted-pendulum (RESULTS.md).
-    max_kl: Optional[float] = 0.1
-    num_trajectories: int = 200  # N_tau, split evenly over the ensemble members
-    horizon_cap: int = 500  # rollout horizon = min(task horizon, horizon_cap)
-    # fraction of start states drawn from real visited states (rest: initial-state buffer).
-    # "none" = [P]'s choice for the task (`start_fraction_for`): 0.5 on the long-horizon Gym
-    # tasks, where [P] found it better, 0.0 on the short-horizon robot tasks; [mjrl]: 0.0
-    start_state_buffer_fraction: Optional[float] = None
-    min_rollout_length: int = 1  # [mjrl] drops synthetic paths shorter than 5 steps
-    action_clamp: float = 100.0  # actions in model rollouts are clamped to +-this, not to bounds
-    entropy_coef: float = 0.0  # [P] mentions entropy regularisation; [mjrl] v2 has none
-    value_hidden_sizes: tuple[int, ...] = (128, 128)
-    value_lr: float = 1e-3
-    value_weight_decay: float = 1e-3
-    value_batch_size: int = 128
-    value_epochs: int = 1
-
-
-# [P] Sec. 5: starting half of the synthetic rollouts from visited states helped "for the
-# long-horizon Gym tasks" (1000 steps); its robot tasks (40-100 steps) start from initial states.
-LONG_HORIZON = 500
-
-
-def start_fraction_for(npg: NPGConfig, horizon: int) -> float:
-    """The fraction of synthetic rollouts that start from visited states: the configured one,
-    or [P]'s choice for a task whose episodes last `horizon` steps."""
-    if npg.start_state_buffer_fraction is not None:
-        return npg.start_state_buffer_fraction
-    return 0.5 if horizon >= LONG_HORIZON else 0.0
+from stackelberg.core.errors import UserInputError
+from stackelberg.mbpo.config import MBPOConfig
+from stackelberg.models.config import FIT_PRECISIONS, ModelConfig, ProbabilisticModelConfig
+from stackelberg.npg.config import NPGConfig, PolicyConfig, start_fraction_for
+from stackelberg.core.registry import (import_modules, model_players, policy_entry,
+                                       policy_players)
+from stackelberg.core.schedules import PAL, SCHEDULES, Schedule, make_schedule
+from stackelberg.worlds.perturbations import Perturbation, check_perturbations, parse_perturbation
 
 
 @dataclass
@@ -135,8 +56,12 @@ class RunConfig:
     render_every: int = 0  # a video of one episode every K iterations into <out>/videos; 0 = off
     tensorboard: bool = False  # also write every metric to <out>/tensorboard (needs tensorboard)
     # world changes during the run, e.g. "dynamics@10000:target=forearm,scale=1.3" or "goals@8000"
-    # (syntax and defaults: stackelberg/perturbations.py); in config.toml with sizes filled in
-    perturb: tuple[str, ...] = ()
+    # (syntax and defaults: stackelberg/worlds/perturbations.py). Parsed once, when set: the
+    # field holds `Perturbation` objects (text in TOML, with sizes filled in once resolved)
+    perturb: tuple[Perturbation, ...] = ()
+    # modules imported before the run is built (`--import`): a user's own tasks and players
+    # register themselves on import; a resume, a sweep cell and `diagnose` import them again
+    imports: tuple[str, ...] = ()
 
 
 @dataclass
@@ -154,14 +79,19 @@ class Config:
         """The model player that `run.model_player = "auto"` resolves to."""
         if self.run.model_player != "auto":
             return self.run.model_player
-        return {"mbpo": "probabilistic", "sac": "none"}.get(self.run.policy, "deterministic")
+        from stackelberg.core.registry import _POLICY
+
+        entry = _POLICY.get(self.run.policy)
+        return entry.model_player if entry is not None else "deterministic"
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         out = {}
         for f in dataclasses.fields(self):
-            section = dataclasses.asdict(getattr(self, f.name))
+            obj = getattr(self, f.name)
+            section = {g.name: getattr(obj, g.name) for g in dataclasses.fields(obj)}
             # TOML has no null: None is written as "none", which every Optional field reads back
-            out[f.name] = {k: (list(v) if isinstance(v, tuple) else "none" if v is None else v)
+            out[f.name] = {k: ([_plain(i) for i in v] if isinstance(v, tuple) else
+                               "none" if v is None else v)
                            for k, v in section.items()}
         return out
 
@@ -174,49 +104,26 @@ class Config:
              f"run.algo ({self.run.algo}) and schedule.name ({self.schedule.name}) must agree"),
             (self.run.samples > 0, "run.samples must be positive"),
             (self.run.eval_episodes >= 0, "run.eval_episodes must be >= 0"),
-            (self.run.policy in POLICY_PLAYERS,
-             f"run.policy must be one of {', '.join(POLICY_PLAYERS)}, got {self.run.policy!r}"),
-            (self.run.model_player in MODEL_PLAYERS,
-             f"run.model_player must be one of {', '.join(MODEL_PLAYERS)}, got {self.run.model_player!r}"),
+            (self.run.policy in policy_players(),
+             f"run.policy must be one of {', '.join(policy_players())}, got {self.run.policy!r} "
+             f"(a module of yours registers more: --import MODULE)"),
+            (self.run.model_player in model_players(),
+             f"run.model_player must be one of {', '.join(model_players())}, got "
+             f"{self.run.model_player!r} (a module of yours registers more: --import MODULE)"),
             (re.fullmatch(r"cpu|cuda(:\d+)?", self.run.device) is not None,
              f"run.device must be cpu, cuda or cuda:N, got {shown(self.run.device)}"),
-            (self.model.ensemble_size >= 1, "model.ensemble_size must be >= 1"),
-            (self.model.batch_size >= 1, "model.batch_size must be >= 1"),
-            (self.model.lr > 0, "model.lr must be positive"),
-            (self.model.normalization in ("std", "mad"), "model.normalization must be 'std' or 'mad'"),
-            (self.model.fit_precision in FIT_PRECISIONS,
-             f"model.fit_precision must be one of {', '.join(FIT_PRECISIONS)}, got {self.model.fit_precision!r}"),
-            (all(h > 0 for h in self.model.hidden_sizes), "model.hidden_sizes must be positive"),
-            (0 <= self.model.holdout_fraction < 1, "model.holdout_fraction must be in [0, 1)"),
-            (self.model.holdout_patience >= 0, "model.holdout_patience must be >= 0"),
-            (0 <= self.model.holdout_threshold < 1, "model.holdout_threshold must be in [0, 1)"),
-            (all(h > 0 for h in self.policy.hidden_sizes), "policy.hidden_sizes must be positive"),
-            (self.policy.min_log_std <= self.policy.max_log_std,
-             "policy.min_log_std must be <= policy.max_log_std"),
-            (self.npg.delta > 0, "npg.delta must be positive"),
-            (0 < self.npg.gamma <= 1, "npg.gamma must be in (0, 1]"),
-            (0 <= self.npg.gae_lambda <= 1, "npg.gae_lambda must be in [0, 1]"),
-            (self.npg.cg_iters >= 1, "npg.cg_iters must be >= 1"),
-            (self.npg.cg_damping >= 0, "npg.cg_damping must be >= 0"),
-            (0 < self.npg.fvp_sample_fraction <= 1, "npg.fvp_sample_fraction must be in (0, 1]"),
-            (self.npg.max_kl is None or self.npg.max_kl > 0, "npg.max_kl must be positive or none"),
-            (self.npg.num_trajectories >= 1, "npg.num_trajectories must be >= 1"),
-            (self.npg.horizon_cap >= 1, "npg.horizon_cap must be >= 1"),
-            (self.npg.start_state_buffer_fraction is None or
-             0 <= self.npg.start_state_buffer_fraction <= 1,
-             "npg.start_state_buffer_fraction must be in [0, 1] or none (the task's default)"),
-            (self.npg.value_batch_size >= 1, "npg.value_batch_size must be >= 1"),
         ]
         for ok, message in checks:
             if not ok:
                 raise UserInputError(message)
-        self.schedule.validate()
-        self.mbpo.validate()
-        self.probabilistic_model.validate()
+        for section in (self.model, self.policy, self.npg, self.schedule, self.mbpo,
+                        self.probabilistic_model):
+            section.validate()  # each component checks its own fields
 
 
-POLICY_PLAYERS = ("npg", "mbpo", "sac")
-MODEL_PLAYERS = ("auto", "deterministic", "probabilistic", "none")
+def _plain(value: Any) -> Any:
+    """A field value as TOML holds it (a perturbation as its text)."""
+    return value.to_text() if isinstance(value, Perturbation) else value
 
 
 SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
@@ -261,13 +168,22 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         return value
     if origin is tuple:
         item_type = args[0] if args else str
-        if isinstance(value, str) and item_type is str:  # texts may hold commas: ";" separates
+        if isinstance(value, str) and item_type in (str, Perturbation):  # texts may hold commas
             value = [v.strip() for v in value.split(";") if v.strip()]
         elif isinstance(value, str):
             value = [v for v in value.replace("(", "").replace(")", "").split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise UserInputError(f"{where} must be a list, got {shown(value)}")
         return tuple(_coerce(v, item_type, where) for v in value)
+    if annotation is Perturbation:
+        if isinstance(value, Perturbation):
+            return value
+        if not isinstance(value, str):
+            raise UserInputError(f"{where} must be str, got {shown(value)}")
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise UserInputError(f"every entry of {where} must be text without control characters, "
+                                 f"got {shown(value)}")
+        return parse_perturbation(value)
     if annotation not in _TYPE_NAMES:
         return value
     problem = ""  # what the value lacks, besides the type
@@ -368,11 +284,11 @@ _INT64 = (-2**63, 2**63 - 1)
 
 def _field_choices() -> dict[str, Sequence[str]]:
     """Text fields with a fixed set of values (read when checking, so additions count)."""
-    import tasks
+    from stackelberg import tasks
 
     return {"run.task": tasks.names(), "run.algo": sorted(SCHEDULES),
-            "schedule.name": sorted(SCHEDULES), "run.policy": POLICY_PLAYERS,
-            "run.model_player": MODEL_PLAYERS, "model.normalization": ("std", "mad"),
+            "schedule.name": sorted(SCHEDULES), "run.policy": policy_players(),
+            "run.model_player": model_players(), "model.normalization": ("std", "mad"),
             "model.fit_precision": FIT_PRECISIONS}
 
 
@@ -474,15 +390,16 @@ def load_saved_config(path: str | Path) -> Config:
     data = load_toml(path)
     run = data.get("run")
     missing = [k for k in SAVED_REQUIRED if not isinstance(run, dict) or k not in run]
-    if missing:
+    if missing or not isinstance(run, dict):
         raise UserInputError(f"{path} is not a run's config: it lacks "
                              f"{', '.join('run.' + k for k in missing)}")
     if not isinstance(run["algo"], str):
         raise UserInputError(f"run.algo must be str, got {shown(run['algo'])} (in {path})")
     config = Config()
     config.schedule = make_schedule(run["algo"])
-    apply_dict(config, data)
     try:
+        apply_dict(config, data)
+        import_modules(config.run.imports)
         config.validate()
     except UserInputError as err:
         raise UserInputError(f"{err} (in {path})") from None
@@ -510,3 +427,141 @@ def config_to_toml(config: Config) -> str:
     import tomli_w
 
     return tomli_w.dumps(config_record(config))
+
+
+# --- resolving a run's config -------------------------------------------------------------
+
+#: (section.key, value) pairs, last one wins; values are TOML values or command-line text
+Overrides = Sequence[tuple[str, Any]]
+
+
+def _last(overrides: Overrides, key: str) -> Any:
+    return next((v for k, v in reversed(list(overrides)) if k == key), None)
+
+
+def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Overrides = ()) -> Config:
+    """The config of a new run: the algorithm's and the policy player's defaults < `toml` (a
+    config file's data) < `overrides`, validated against the task (every field, the
+    perturbations against the task and the budget). Reads and writes no file; imports the
+    modules of `run.imports` (file and overrides together) first, so their tasks and players
+    count. `run.algo` is the one key that picks the defaults (the schedule), so it is read
+    before the layers apply."""
+    data = dict(toml or {})
+    given = data.get("run")
+    file_run: dict[str, Any] = given if isinstance(given, dict) else {}
+    file_algo = file_run.get("algo", "pal")
+    if not isinstance(file_algo, str):
+        raise UserInputError(f"run.algo must be str, got {shown(file_algo)}")
+    file_schedule = data.get("schedule")
+    if isinstance(file_schedule, dict) and file_schedule.get("name", file_algo) != file_algo:
+        raise UserInputError(f"schedule.name ({file_schedule['name']!r}) must be the algorithm, "
+                             f"run.algo ({file_algo!r}); set run.algo (or pass --algo) instead")
+    algo = str(_last(overrides, "run.algo") or file_algo).lower()
+    if algo not in SCHEDULES:
+        raise UserInputError(f"unknown algorithm {algo!r}; valid: {', '.join(sorted(SCHEDULES))}")
+    config = Config()
+    config.schedule = make_schedule(algo)
+    # the modules first: they may register the task and players the layers name
+    probe = Config()
+    for key, value in [("run.imports", file_run.get("imports", ()))] + \
+            [(k, v) for k, v in overrides if k == "run.imports"]:
+        before = probe.run.imports
+        set_value(probe, "run.imports", value)
+        probe.run.imports = tuple(dict.fromkeys(before + probe.run.imports))
+    import_modules(probe.run.imports)
+    policy = _last(overrides, "run.policy") or file_run.get("policy") or config.run.policy
+    task_name = _last(overrides, "run.task") or file_run.get("task") or config.run.task
+    entry = policy_entry(str(policy)) if str(policy) in policy_players() else None
+    if entry is not None and entry.defaults is not None:
+        apply_dict(config, entry.defaults(str(task_name)))
+    apply_dict(config, data)
+    config.run.algo = config.schedule.name = algo
+    for key, value in overrides:
+        if key != "run.imports":
+            set_value(config, key, value)
+    config.run.imports = probe.run.imports
+    from stackelberg import tasks
+
+    if config.run.task not in tasks.names():
+        raise UserInputError(f"unknown task {config.run.task!r}; valid tasks: "
+                             f"{', '.join(tasks.names())} (a module of yours registers more: "
+                             f"--import MODULE)")
+    config.validate()
+    task = tasks.make(config.run.task)
+    # record the value the run uses, not "none" (a later default change must not alter a resume)
+    config.npg.start_state_buffer_fraction = start_fraction_for(config.npg, task.horizon)
+    if config.run.perturb:  # sizes filled in from the task, so the record says what happened
+        checked = check_perturbations(task, config.run.perturb)
+        late = [p for p in checked if p.at_samples >= config.run.samples]
+        if late:
+            raise UserInputError(
+                f"perturbation {late[0].to_text()} is due at or after the budget of "
+                f"{config.run.samples} samples, so it would never happen; raise --samples above "
+                f"{late[0].at_samples} or drop it")
+        config.run.perturb = tuple(checked)
+    return config
+
+
+# What a resume may change: knobs read afresh every iteration that leave every array in the
+# checkpoint valid (a budget, step sizes, bookkeeping). Changing anything else (a seed, a size,
+# the task, a buffer) would make the folder a different run than its checkpoint and data say;
+# such a key is refused by name (runs/scripts/fork_run.py branches a run into a new folder).
+# A field added later is refused until it is listed here.
+RESUMABLE = frozenset({
+    "run.samples", "run.threads", "run.eval_episodes", "run.checkpoint_every",
+    "run.snapshot_every", "run.plot_every", "run.render_every", "run.tensorboard",
+    "schedule.npg_steps", "schedule.model_epochs", "schedule.model_min_steps",
+    "schedule.model_max_steps",
+    "model.lr", "model.weight_decay", "probabilistic_model.lr",
+    "npg.delta", "npg.max_kl", "npg.cg_iters", "npg.cg_damping", "npg.entropy_coef",
+    "npg.value_lr", "npg.value_weight_decay", "mbpo.lr",
+})
+
+
+def _flat(config: Config) -> dict[str, Any]:
+    """`section.key` -> value of the recorded config (what config.toml holds)."""
+    return {f"{section}.{key}": value for section, values in config_record(config).items()
+            for key, value in values.items()}
+
+
+def config_changes(old: Config, new: Config) -> dict[str, tuple[Any, Any]]:
+    """`section.key` -> (old, new) for every recorded value that differs."""
+    before, after = _flat(old), _flat(new)
+    return {key: (before.get(key), value) for key, value in after.items()
+            if before.get(key) != value}
+
+
+def refuse_unresumable(changes: dict[str, tuple[Any, Any]], where: str) -> None:
+    """A `UserInputError` naming the first change a resume may not make, if any."""
+    refused = [key for key in changes if key not in RESUMABLE]
+    if refused:
+        key = refused[0]
+        old, new = changes[key]
+        more = f" (and {', '.join(refused[1:])})" if len(refused) > 1 else ""
+        raise UserInputError(
+            f"{where} would change {key} from {old!r} to {new!r}{more}, which a resume cannot: "
+            f"the folder would no longer be the run its checkpoint and data come from. A resume "
+            f"may change {', '.join(sorted(RESUMABLE))}; to branch the run with other settings "
+            f"use runs/scripts/fork_run.py")
+
+
+def resume_config(saved: Config, overrides: Overrides = (), where: str = "--resume") -> Config:
+    """A saved run's config (`load_saved_config`) with the changes a resume asks for; any change
+    outside `RESUMABLE` is refused by name."""
+    config = copy.deepcopy(saved)
+    for key, value in overrides:
+        set_value(config, key, value)
+    if config.run.algo != config.schedule.name:
+        refuse_unresumable({"run.algo": (saved.run.algo, config.run.algo)}, where)
+    config.validate()
+    refuse_unresumable(config_changes(saved, config), where)
+    return config
+
+
+def check_device(name: str) -> "torch.device":
+    """The torch device `run.device` names, or a `UserInputError` if this machine lacks it."""
+    import torch
+
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserInputError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+    return torch.device(name)

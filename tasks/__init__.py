@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Callable, Dict
 
-from tasks.base import ParamValue, ScoreFn, SuccessFn, Symmetry, Task, TransitionFn, WorldChange
-from tasks.ant import ant
-from tasks.gym_tasks import hopper, inverted_pendulum
-from tasks.pen import pen
-from tasks.reacher import reacher_7dof
-from tasks.robel import dclaw_turn, dclaw_turn_fixed, dkitty_orient
+from stackelberg.tasks.check import TaskCheck, TaskError, check_task, validate_task
+from stackelberg.tasks.base import ParamValue, ScoreFn, SuccessFn, Symmetry, Task, TransitionFn, WorldChange
+from stackelberg.tasks.ant import ant
+from stackelberg.tasks.gym_tasks import hopper, inverted_pendulum
+from stackelberg.tasks.pen import pen
+from stackelberg.tasks.reacher import reacher_7dof
+from stackelberg.tasks.robel import dclaw_turn, dclaw_turn_fixed, dkitty_orient
 
 _REGISTRY: Dict[str, Callable[[], Task]] = {
     "inverted-pendulum": inverted_pendulum,
@@ -22,6 +23,10 @@ _REGISTRY: Dict[str, Callable[[], Task]] = {
 }
 
 
+# names whose factory's task passed `validate_task` in this process
+_VALIDATED: set[str] = set()
+
+
 class UnknownTaskError(ValueError):
     pass
 
@@ -31,10 +36,16 @@ def names() -> list[str]:
 
 
 def register(name: str, factory: Callable[[], Task]) -> None:
-    """Add a task so that `make(name)` and the CLI's `--task name` find it."""
-    if name in _REGISTRY:
+    """Add a task so that `make(name)` and the CLI's `--task name` find it (from a module of
+    yours: `--import MODULE`). Registering the same factory again (a module imported twice)
+    is harmless; another factory under a taken name is refused."""
+    old = _REGISTRY.get(name)
+    same = old is not None and (getattr(old, "__module__", None), getattr(old, "__qualname__", None)) \
+        == (getattr(factory, "__module__", None), getattr(factory, "__qualname__", None))
+    if old is not None and not same:
         raise ValueError(f"task {name!r} is already registered")
     _REGISTRY[name] = factory
+    _VALIDATED.discard(name)
 
 
 def make(name: str) -> Task:
@@ -44,8 +55,15 @@ def make(name: str) -> Task:
         raise UnknownTaskError(
             f"unknown task {name!r}; valid tasks: {', '.join(names())}"
         ) from None
-    return factory()
+    task = factory()
+    if name in _VALIDATED:  # its factory's tasks were checked against the env already
+        object.__setattr__(task, "_validated", True)
+    else:
+        validate_task(task)
+        _VALIDATED.add(name)
+    return task
 
 
 __all__ = ["Task", "Symmetry", "TransitionFn", "SuccessFn", "ScoreFn", "WorldChange", "ParamValue",
-           "make", "names", "register", "UnknownTaskError"]
+           "make", "names", "register", "UnknownTaskError", "TaskError", "TaskCheck", "check_task",
+           "validate_task"]

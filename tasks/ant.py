@@ -13,8 +13,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from tasks.base import Task
-from tasks.gym_tasks import AppendXVelocity
+from stackelberg.tasks.base import Task
+from stackelberg.tasks.gym_tasks import AppendXVelocity
 
 HORIZON = 1000
 OBS_DIM, ACT_DIM = 28, 8

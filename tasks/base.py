@@ -89,10 +89,10 @@ class Task:
     Optional extras: `score_fn` is a per-episode evaluation score besides the return (e.g. the
     mean fingertip-goal distance of the paper's Figure 4; `score_name` says what it measures),
     logged as `eval_score`. `goal_shift` and `dynamics_targets` are the task's own ways to change
-    its world mid-run (`stackelberg.perturbations`); `mass` and `damping` work on any MuJoCo
+    its world mid-run (`stackelberg.worlds.perturbations`); `mass` and `damping` work on any MuJoCo
     task without them, and `default_dynamics_target` is what a bare `dynamics@N` changes.
     `angle_dims` lists observation coordinates the world wraps into [-pi, pi): the model players
-    learn their change wrapped (`stackelberg.angles`) unless `model.wrap_angles = false`.
+    learn their change wrapped (`stackelberg.models.angles`) unless `model.wrap_angles = false`.
     `symmetry` is a mirror symmetry of the world, used when `model.augment_symmetry = true`.
     """
 

@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from tasks.base import Task
+from stackelberg.tasks.base import Task
 
 
 class AppendXVelocity(gym.Wrapper):

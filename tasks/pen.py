@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from tasks.base import Task
+from stackelberg.tasks.base import Task
 
 HORIZON = 100
 OBS_DIM, ACT_DIM = 45, 24

@@ -28,7 +28,7 @@ import mujoco
 import numpy as np
 import torch
 
-from tasks.base import ParamValue, Task, WorldChange
+from stackelberg.tasks.base import ParamValue, Task, WorldChange
 
 NOMINAL_FOREARM = 0.321  # r_wrist_flex_link.pos.x in pusher.xml / sawyer.xml
 FA_GAP = 0.03  # geom `fa` ends this far before the wrist (0.291 = 0.321 - 0.03)

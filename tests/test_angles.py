@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-import tasks
-from stackelberg.angles import angle_mask, apply_change, state_change, wrap_to_pi
-from stackelberg.buffers import ReplayBuffer, Trajectory
-from stackelberg.build import build_players
+from stackelberg import tasks
+from stackelberg.models.angles import angle_mask, apply_change, state_change, wrap_to_pi
+from stackelberg.core.buffers import ReplayBuffer, Trajectory
+from stackelberg.core.registry import build_players
 from stackelberg.config import Config, ModelConfig
-from stackelberg.players.dynamics import DynamicsEnsemble
-from stackelberg.players.probabilistic import ProbabilisticEnsemble
+from stackelberg.models.deterministic import DynamicsEnsemble
+from stackelberg.models.probabilistic import ProbabilisticEnsemble
 
 
 def test_wrap_matches_robel_convention_and_brute_force():
@@ -113,7 +113,7 @@ def test_wrap_angles_config_switch_reaches_the_model():
 
 
 def test_model_error_diagnostics_compare_wrapped_coordinates_with_wrap_around():
-    from stackelberg.diagnostics import resolve_component
+    from stackelberg.analysis.diagnostics import resolve_component
 
     world = torch.tensor([[1.0, 3.1]])
     model = torch.tensor([[1.0, -3.1]])  # 0.083 rad apart on the circle, 6.2 on the line

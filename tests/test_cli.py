@@ -6,10 +6,10 @@ import sys
 import pytest
 import torch
 
-from stackelberg import run
-from stackelberg.errors import NonFiniteError
-from stackelberg.players.dynamics import DynamicsEnsemble
-from stackelberg.recorder import load_checkpoint
+from stackelberg.cli import run
+from stackelberg.config import config_record
+from stackelberg.models.deterministic import DynamicsEnsemble
+from stackelberg.core.run_folder import load_checkpoint
 
 FAST = ["--samples", "500", "--initial-samples", "250", "--samples-per-iteration", "250",
         "--model-epochs", "1", "--model-min-steps", "5", "--npg-steps", "1", "--eval-episodes", "1",
@@ -41,7 +41,7 @@ def test_config_file_and_cli_precedence(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[run]\nalgo = "mal"\nseed = 3\n[schedule]\nnpg_steps = 2\n[npg]\ndelta = 0.02\n')
     args = run.build_parser().parse_args(["--config", str(cfg), "--npg-steps", "3"])
-    config = run.resolve_config(args)
+    config = run.config_from_args(args)
     assert config.run.algo == "mal" and config.run.seed == 3
     assert config.schedule.npg_steps == 3  # CLI beats file
     assert config.schedule.buffer_capacity is None  # MAL's default survives
@@ -49,7 +49,7 @@ def test_config_file_and_cli_precedence(tmp_path):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--task", "nope"], "invalid choice"),
+    (["--task", "nope"], "unknown task 'nope'"),
     (["--algo", "xyz"], "invalid choice"),
     (["--samples", "0"], "run.samples must be >= 1, got 0"),
     (["--npg-steps", "-1"], "schedule.npg_steps must be >= 1"),
@@ -59,7 +59,7 @@ def test_config_file_and_cli_precedence(tmp_path):
     (["--leader", "policy", "--algo", "mal"], "--leader policy means --algo pal"),
     (["--buffer-capacity", "0"], "schedule.buffer_capacity must be >= 1"),
     (["--policy", "mbpo", "--set", "mbpo.real_ratio=2"], "mbpo.real_ratio must be in [0, 1]"),
-    (["--set", "run.policy=ppo"], "run.policy must be one of npg, mbpo"),
+    (["--set", "run.policy=ppo"], "run.policy must be one of mbpo, npg, sac"),
     (["--perturb", "wobble@10"], "unknown kind 'wobble'"),
     (["--perturb", "goals@100"], "has no goal distribution to shift"),
     (["--perturb", "dynamics@100:target=forearm"], "valid targets: damping, mass"),
@@ -159,16 +159,16 @@ MBPO_FAST = ["--policy", "mbpo", "--samples", "700", "--initial-samples", "300",
 
 def test_mbpo_defaults_are_the_task_settings_and_mbpo_loop():
     args = run.build_parser().parse_args(["--policy", "mbpo", "--task", "hopper"])
-    config = run.resolve_config(args)
+    config = run.config_from_args(args)
     assert config.model_player == "probabilistic"
     assert config.mbpo.updates_per_step == 20 and config.mbpo.rollout_schedule == (20, 150, 1, 15)
     assert config.schedule.initial_samples == 5000 and config.schedule.samples_per_iteration == 250
     assert config.schedule.buffer_capacity is None
-    pendulum = run.resolve_config(run.build_parser().parse_args(["--policy", "mbpo", "--initial-samples", "100"]))
+    pendulum = run.config_from_args(run.build_parser().parse_args(["--policy", "mbpo", "--initial-samples", "100"]))
     assert pendulum.mbpo.updates_per_step == 10 and pendulum.schedule.initial_samples == 100
-    assert run.resolve_config(run.build_parser().parse_args([])).model_player == "deterministic"
+    assert run.config_from_args(run.build_parser().parse_args([])).model_player == "deterministic"
     # recipes select the backend with --set; the defaults follow it
-    via_set = run.resolve_config(run.build_parser().parse_args(["--set", "run.policy=mbpo",
+    via_set = run.config_from_args(run.build_parser().parse_args(["--set", "run.policy=mbpo",
                                                                 "--set", "run.task=hopper"]))
     assert via_set.mbpo.updates_per_step == 20 and via_set.schedule.initial_samples == 5000
 
@@ -206,15 +206,17 @@ def test_a_run_folder_in_use_is_refused(tmp_path, capsys):
 def test_perturbations_from_flags_and_toml_are_recorded_with_their_sizes(tmp_path):
     """--perturb (repeatable) and run.perturb in TOML give the same resolved list, sizes filled
     in, so a run folder's config.toml says exactly which change was made."""
-    flags = run.resolve_config(run.build_parser().parse_args(
+    flags = run.config_from_args(run.build_parser().parse_args(
         ["--task", "reacher-7dof", "--samples", "20000", "--perturb", "dynamics@10000",
          "--perturb", "goals@8000"]))
     toml = tmp_path / "p.toml"
     toml.write_text('[run]\ntask = "reacher-7dof"\nsamples = 20000\n'
                     'perturb = ["dynamics@10000", "goals@8000"]\n')
-    from_file = run.resolve_config(run.build_parser().parse_args(["--config", str(toml)]))
-    via_set = run.resolve_config(run.build_parser().parse_args(
+    from_file = run.config_from_args(run.build_parser().parse_args(["--config", str(toml)]))
+    via_set = run.config_from_args(run.build_parser().parse_args(
         ["--task", "reacher-7dof", "--samples", "20000",
          "--set", "run.perturb=dynamics@10000;goals@8000"]))
     expected = ("dynamics@10000:target=forearm,scale=1.3", "goals@8000:dx=0,dy=-1.2,dz=0")
-    assert flags.run.perturb == from_file.run.perturb == via_set.run.perturb == expected
+    texts = lambda config: tuple(p.to_text() for p in config.run.perturb)
+    assert texts(flags) == texts(from_file) == texts(via_set) == expected
+    assert config_record(flags)["run"]["perturb"] == list(expected)

@@ -13,10 +13,10 @@ import sys
 import pytest
 import tomli_w
 
-import tasks
-from stackelberg import run
+from stackelberg import tasks
+from stackelberg.cli import run
 from stackelberg.config import Config, config_record, config_to_toml, load_saved_config
-from stackelberg.errors import UserInputError, one_line
+from stackelberg.core.errors import UserInputError, one_line
 
 SEED = 20240531
 FIELDS = [(section.name, f.name) for section in dataclasses.fields(Config)
@@ -56,7 +56,7 @@ def random_value(rng: random.Random, depth: int = 0):
 def resolve(path, out):
     """What `python -m stackelberg.run --config PATH --out OUT` resolves before any file is
     written (the run folder included)."""
-    config = run.resolve_config(run.build_parser().parse_args(["--config", str(path), "--out", out]))
+    config = run.config_from_args(run.build_parser().parse_args(["--config", str(path), "--out", out]))
     run._out_dir(config)
     run._device(config.run.device)
     return config
@@ -96,7 +96,7 @@ def test_random_values_in_every_field_resolve_or_are_one_line_errors(tmp_path):
 def test_random_edits_of_a_run_config_load_or_are_one_line_errors(tmp_path):
     """The --resume side: a config.toml with one field replaced loads or is refused."""
     rng = random.Random(SEED + 1)
-    record = config_record(run.resolve_config(run.build_parser().parse_args([])))
+    record = config_record(run.config_from_args(run.build_parser().parse_args([])))
     path = tmp_path / "config.toml"
     for section, key in FIELDS:
         for _ in range(2):

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-import tasks
-from stackelberg import diagnose, run
-from stackelberg.diagnostics import (angle_component, closed_loop_states, error_curves,
+from stackelberg import tasks
+from stackelberg.cli import diagnose
+from stackelberg.cli import run
+from stackelberg.analysis.diagnostics import (angle_component, closed_loop_states, error_curves,
                                      model_error_amplification, open_loop_states, world_paths)
-from stackelberg.errors import UserInputError
-from stackelberg.players.npg import NPGPolicyPlayer
-from tasks import Task
+from stackelberg.core.errors import UserInputError
+from stackelberg.npg.player import NPGPolicyPlayer
+from stackelberg.tasks import Task
 
 from test_cli import FAST
 
@@ -171,7 +172,7 @@ def test_perfect_model_has_no_error_in_either_loop():
 
 
 def _full():
-    from stackelberg.diagnostics import FULL_STATE
+    from stackelberg.analysis.diagnostics import FULL_STATE
     return FULL_STATE
 
 

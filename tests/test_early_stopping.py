@@ -4,10 +4,10 @@ import copy
 
 import torch
 
-from stackelberg.buffers import ReplayBuffer, Trajectory
+from stackelberg.core.buffers import ReplayBuffer, Trajectory
 from stackelberg.config import ModelConfig
-from stackelberg.early_stopping import MemberEarlyStopping
-from stackelberg.players.dynamics import DynamicsEnsemble
+from stackelberg.models.early_stopping import MemberEarlyStopping
+from stackelberg.models.deterministic import DynamicsEnsemble
 
 
 def noisy_buffer(trajectories: int = 8, length: int = 10, seed: int = 0) -> ReplayBuffer:

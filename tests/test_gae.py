@@ -1,7 +1,7 @@
 """GAE and returns against a plain per-path Python loop."""
 import torch
 
-from stackelberg.gae import discounted_returns, gae_advantages
+from stackelberg.npg.gae import discounted_returns, gae_advantages
 
 
 def brute_force(rewards, values, length, terminated, gamma, lam):

@@ -13,14 +13,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from stackelberg import diagnose, report, run, sweep
+from stackelberg.cli import report as report_cli
+from stackelberg.cli import diagnose
+from stackelberg.cli import run
+from stackelberg.cli import sweep
 from stackelberg.config import load_saved_config
-from stackelberg.errors import UserInputError, make_output_dir
-from stackelberg.players.dynamics import DynamicsEnsemble
-from stackelberg.recorder import load_checkpoint
+from stackelberg.core.errors import UserInputError, make_output_dir
+from stackelberg.models.deterministic import DynamicsEnsemble
+from stackelberg.core.run_folder import load_checkpoint
 from test_cli import FAST
 
-RECORDS = Path(__file__).resolve().parents[1] / "runs" / "records"
+# every study's committed records: runs/<study>/records/**/{metrics.csv,config.toml}
+RUNS = Path(__file__).resolve().parents[1] / "runs"
 NOT_WRITABLE = "/proc/self/newdir"  # os.access says no, even for root
 
 
@@ -301,7 +305,7 @@ def test_a_moved_folder_with_an_old_config_and_checkpoint_resumes_and_reports(co
     assert code == 0, err
     text = (folder / "config.toml").read_text()
     assert not re.search(r"^out =", text, re.M) and "/home/someone" not in text  # no machine's
-    assert report.main([str(folder)]) == 0
+    assert report_cli.main([str(folder)]) == 0
     assert diagnose.check_args(diagnose.build_parser().parse_args([str(folder)]), folder)
 
 
@@ -309,7 +313,7 @@ def test_out_with_quotes_and_backslashes_trains_resumes_and_reports(tmp_path, ca
     out = tmp_path / 'a "quoted" \\ name'
     assert run.main(FAST + ["--samples", "250", "--out", str(out)]) == 0
     assert run.main(["--resume", "--out", str(out), "--samples", "500", "--no-progress"]) == 0
-    assert report.main([str(out)]) == 0
+    assert report_cli.main([str(out)]) == 0
     assert load_saved_config(out / "config.toml").run.samples == 500
 
 
@@ -409,20 +413,20 @@ def test_bad_input_to_report(case, tmp_path, capsys):
         (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
     extra = extra(tmp_path) if callable(extra) else extra
     before = tree(tmp_path)
-    code, err = call(report.main, [str(folder)] + extra, capsys)
+    code, err = call(report_cli.main, [str(folder)] + extra, capsys)
     assert_one_line_error(code, err, message)
     assert tree(tmp_path) == before
 
 
 def test_report_reads_every_committed_record(capsys):
-    folders = sorted(str(p.parent) for p in RECORDS.rglob("metrics.csv"))
+    folders = sorted(str(p.parent) for p in RUNS.glob("*/records/**/metrics.csv"))
     assert len(folders) > 50
-    assert report.main(folders) == 0
+    assert report_cli.main(folders) == 0
     assert "| dclaw-turn |" in capsys.readouterr().out
 
 
 def test_every_committed_config_resolves():
-    paths = sorted(RECORDS.rglob("config.toml"))
+    paths = sorted(RUNS.glob("*/records/**/config.toml"))
     assert len(paths) > 50
     for path in paths:
         config = load_saved_config(path)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from stackelberg import run
-from stackelberg.recorder import load_checkpoint
+from stackelberg.cli import run
+from stackelberg.core.run_folder import load_checkpoint
 
 # tests/test_cli.py's tiny settings; 2000 samples = 8 iterations of a fraction of a second
 ARGS = ["--samples", "2000", "--initial-samples", "250", "--samples-per-iteration", "250",
@@ -38,7 +38,7 @@ def slow_save(obj, f, *args, **kwargs):
     time.sleep(120)
     f.write(data[len(data) // 2:])
 torch.save = slow_save
-from stackelberg.run import main
+from stackelberg.cli.run import main
 sys.exit(main(sys.argv[1:]))
 """
 

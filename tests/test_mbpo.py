@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-import tasks
+from stackelberg import tasks
 from stackelberg import PAL, Game
-from stackelberg.buffers import ReplayBuffer, Trajectory
-from stackelberg.mbpo_config import MBPO_TASK_DEFAULTS, ProbabilisticModelConfig, mbpo_config_for
-from stackelberg.players import DynamicsEnsemble, ModelPlayer, PolicyPlayer
-from stackelberg.players.mbpo import MBPOPolicyPlayer, build_mbpo_players, rollout_length
-from stackelberg.players.probabilistic import (ProbabilisticEnsemble, gaussian_nll,
+from stackelberg.core.buffers import ReplayBuffer, Trajectory
+from stackelberg.mbpo.config import MBPO_TASK_DEFAULTS, mbpo_config_for
+from stackelberg.models.config import ProbabilisticModelConfig
+from stackelberg import DynamicsEnsemble, ModelPlayer, PolicyPlayer
+from stackelberg.mbpo.player import MBPOPolicyPlayer, build_mbpo_players, rollout_length
+from stackelberg.models.probabilistic import (ProbabilisticEnsemble, gaussian_nll,
                                                soft_bound_logvar)
-from stackelberg.sac import SAC
+from stackelberg.mbpo.sac import SAC
+from stackelberg.models.ensemble import EnsembleLinear
 from stackelberg.config import ModelConfig
 
 TINY_MODEL = ProbabilisticModelConfig(hidden_sizes=(16, 16), weight_decays=(1e-5, 1e-5, 1e-5))
@@ -292,20 +294,49 @@ def test_temperature_moves_towards_target_entropy(target_entropy, direction):
     assert sac.log_alpha.item() == pytest.approx(direction * 3e-4, rel=1e-3)  # one Adam step
 
 
-def test_critic_target_uses_min_of_target_critics_and_terminal_mask():
-    sac = SAC(2, 1, hidden_sizes=(8,), gamma=0.9)
-    obs, act = torch.randn(5, 2), torch.rand(5, 1)
-    reward, nxt = torch.randn(5), torch.randn(5, 2)
-    done = torch.tensor([True, False, True, False, False])
+def _constant_target_critics(sac, first, second):
+    """Make the target critics output `first` and `second` whatever the input."""
+    last = [m for m in sac.q_target.net.modules() if isinstance(m, EnsembleLinear)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias[0].fill_(first)
+        last.bias[1].fill_(second)
+
+
+def _loss(sac, obs, act, reward, nxt, done):
     g = sac.generator.get_state()
     loss = sac.critic_loss(obs, act, reward, nxt, done)
     sac.generator.set_state(g)
-    with torch.no_grad():
-        a2, logp2 = sac.actor.rsample(nxt, sac.generator)
-        v = sac.q_target(nxt, a2).min(0).values - logp2
-        y = reward + 0.9 * (~done).float() * v
-        expected = 0.5 * ((sac.q(obs, act) - y) ** 2).mean(1).sum()
-    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    return loss.item()
+
+
+def test_critic_target_takes_the_smaller_target_critic():
+    """Clipped double Q: with target critics at 1 and 5, the target is the one of two critics
+    both at 1, not both at 5 (the order of the two must not matter)."""
+    sac = SAC(2, 1, hidden_sizes=(8,), gamma=0.9)
+    batch = (torch.randn(5, 2), torch.rand(5, 1), torch.randn(5), torch.randn(5, 2),
+             torch.zeros(5, dtype=torch.bool))
+    _constant_target_critics(sac, 1.0, 5.0)
+    mixed = _loss(sac, *batch)
+    _constant_target_critics(sac, 5.0, 1.0)
+    assert _loss(sac, *batch) == pytest.approx(mixed, rel=1e-6)
+    _constant_target_critics(sac, 1.0, 1.0)
+    assert _loss(sac, *batch) == pytest.approx(mixed, rel=1e-6)
+    _constant_target_critics(sac, 5.0, 5.0)
+    assert _loss(sac, *batch) != pytest.approx(mixed, rel=1e-3)
+
+
+def test_a_terminal_transition_does_not_bootstrap():
+    """After a terminal step the target is the reward alone: neither the next state nor the
+    target critics change the loss; without termination they do."""
+    sac = SAC(2, 1, hidden_sizes=(8,), gamma=0.9)
+    obs, act, reward = torch.randn(5, 2), torch.rand(5, 1), torch.randn(5)
+    done = torch.ones(5, dtype=torch.bool)
+    base = _loss(sac, obs, act, reward, torch.randn(5, 2), done)
+    assert _loss(sac, obs, act, reward, 10 * torch.randn(5, 2), done) == pytest.approx(base, rel=1e-6)
+    _constant_target_critics(sac, 100.0, 100.0)
+    assert _loss(sac, obs, act, reward, torch.randn(5, 2), done) == pytest.approx(base, rel=1e-6)
+    assert _loss(sac, obs, act, reward, torch.randn(5, 2), ~done) != pytest.approx(base, rel=1e-3)
 
 
 # --- the whole game -------------------------------------------------------------------------
@@ -314,13 +345,18 @@ def test_tiny_game_on_inverted_pendulum():
     policy, model = build_mbpo_players(task, tiny_mbpo(), TINY_MODEL, seed=0)
     game = Game(task, policy, model, PAL(initial_samples=200, samples_per_iteration=100,
                                          buffer_capacity=None, model_epochs=20), seed=0, eval_episodes=2)
+    untrained = ProbabilisticEnsemble(task.obs_dim, task.act_dim, TINY_MODEL, seed=0)
+    actor = [p.detach().clone() for p in policy.sac.actor.parameters()]
     reports = list(game.play(400))
     assert reports[0].improve_steps == 0 and reports[-1].improve_steps > 0
-    last = reports[-1]
-    for value in (last.eval_return, last.model_return, last.model_loss_fresh, last.model_train_loss,
-                  last.policy_kl, *last.policy_extras.values()):
-        assert math.isfinite(value)
-    assert set(reports[0].policy_extras) == set(last.policy_extras)  # stable CSV columns
+    assert set(reports[0].policy_extras) == set(reports[-1].policy_extras)  # stable CSV columns
+    # both players moved: the model fits the collected data better than its initial self, and
+    # SAC changed the actor
+    data = game.replay.tensors()
+    fitted = model.loss(data["obs"], data["act"], data["next_obs"]).mean()
+    initial = untrained.loss(data["obs"], data["act"], data["next_obs"]).mean()
+    assert fitted < 0.8 * initial
+    assert any(not torch.equal(a, b) for a, b in zip(actor, policy.sac.actor.parameters()))
 
 
 def test_works_with_the_deterministic_ensemble():
@@ -385,7 +421,7 @@ def test_replay_total_added_counts_dropped_data_and_loads_old_checkpoints():
 
 
 def test_transition_ring_keeps_newest_and_resizes():
-    from stackelberg.model_buffer import TransitionRing
+    from stackelberg.mbpo.model_buffer import TransitionRing
 
     ring = TransitionRing(1, 1, capacity=4)
 
@@ -418,7 +454,7 @@ def test_tanh_log_prob_matches_change_of_variables():
     from torch.distributions import Normal, TransformedDistribution
     from torch.distributions.transforms import TanhTransform
 
-    from stackelberg.sac import tanh_log_prob
+    from stackelberg.mbpo.sac import tanh_log_prob
 
     mean, log_std = torch.tensor([[0.3, -1.0]]), torch.tensor([[-0.5, 0.2]])
     u = torch.tensor([[0.1, -2.0], [1.5, 0.4]])

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from stackelberg.buffers import ReplayBuffer, Trajectory
+from stackelberg.core.buffers import ReplayBuffer, Trajectory
 from stackelberg.config import ModelConfig
-from stackelberg.players.dynamics import DynamicsEnsemble
+from stackelberg.models.deterministic import DynamicsEnsemble
 
 
 def linear_world_buffer(n: int = 600, seed: int = 0) -> ReplayBuffer:
@@ -126,7 +126,7 @@ def test_replay_buffer_keeps_last_b_whole_trajectories(capacity, expected):
 
 
 def test_symmetry_augmentation_trains_on_the_buffer_and_its_mirror_image():
-    from tasks.base import Symmetry
+    from stackelberg.tasks.base import Symmetry
 
     buffer = linear_world_buffer()
     odd = Symmetry((0, 1, 2), (-1.0, -1.0, -1.0), (0,), (-1.0,))  # a linear world is odd

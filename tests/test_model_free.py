@@ -5,10 +5,10 @@ import math
 
 import torch
 
-from stackelberg import run
-from stackelberg.build import build_players
-from stackelberg.players.mbpo import MBPOPolicyPlayer
-from stackelberg.players.model_free import NoModel
+from stackelberg.cli import run
+from stackelberg.core.registry import build_players
+from stackelberg.mbpo.player import MBPOPolicyPlayer
+from stackelberg.mbpo.model_free import NoModel
 
 SAC_FAST = ["--policy", "sac", "--task", "inverted-pendulum", "--initial-samples", "400",
             "--samples-per-iteration", "200", "--set", "mbpo.hidden_sizes=64,64",
@@ -25,13 +25,13 @@ def _without_timing(rows):
 
 
 def test_sac_defaults_are_model_free_sac():
-    config = run.resolve_config(run.build_parser().parse_args(["--policy", "sac", "--task", "dclaw-turn"]))
+    config = run.config_from_args(run.build_parser().parse_args(["--policy", "sac", "--task", "dclaw-turn"]))
     assert config.model_player == "none"
     m = config.mbpo
     assert (m.real_ratio, m.rollouts_per_env_step, m.updates_per_step, m.target_entropy) == (1.0, 0, 1, None)
     assert config.schedule.initial_samples == 5000 and config.schedule.samples_per_iteration == 250
     assert config.schedule.buffer_capacity is None
-    import tasks
+    from stackelberg import tasks
 
     policy, model = build_players(config, tasks.make("dclaw-turn"))
     assert isinstance(policy, MBPOPolicyPlayer) and isinstance(model, NoModel)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from tasks.ant import ant
-from tasks.pen import MIN_SUCCESS_STEPS, goal_achieved, pen
-from tasks.reacher import GOAL_HIGH, GOAL_LOW, NOMINAL_FOREARM, Reacher7DOFEnv, reacher_7dof
+from stackelberg.tasks.ant import ant
+from stackelberg.tasks.pen import MIN_SUCCESS_STEPS, goal_achieved, pen
+from stackelberg.tasks.reacher import GOAL_HIGH, GOAL_LOW, NOMINAL_FOREARM, Reacher7DOFEnv, reacher_7dof
 
 FACTORIES = {"reacher-7dof": reacher_7dof, "pen": pen, "ant": ant}
 DIMS = {"reacher-7dof": (20, 7), "pen": (45, 24), "ant": (28, 8)}

@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch.nn.utils import parameters_to_vector
 
-from stackelberg.cg import conjugate_gradient
-from stackelberg.npg import fisher_vector_product, npg_step
-from stackelberg.policy import GaussianMLPPolicy, gaussian_kl
+from stackelberg.npg.cg import conjugate_gradient
+from stackelberg.npg.step import fisher_vector_product, npg_step
+from stackelberg.npg.policy import GaussianMLPPolicy, gaussian_kl
 
 
 def test_conjugate_gradient_matches_direct_solve():

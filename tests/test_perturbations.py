@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-import tasks
+from stackelberg import tasks
 from stackelberg import PAL, DynamicsEnsemble, Game, NPGPolicyPlayer, UserInputError
 from stackelberg.config import ModelConfig, NPGConfig, PolicyConfig
-from stackelberg.perturbations import (KINDS, SYNTAX, Perturbation, apply_perturbation,
+from stackelberg.worlds.perturbations import (KINDS, SYNTAX, Perturbation, apply_perturbation,
                                        check_perturbations, parse_perturbation, resolve)
-from stackelberg.plots import perturbation_marks
-from stackelberg.recorder import RunRecorder
-from tasks.reacher import (FINGER, GOAL_HIGH, GOAL_LOW, NOMINAL_FOREARM, TARGET,
+from stackelberg.analysis.plots import perturbation_marks
+from stackelberg.core.run_folder import RunRecorder
+from stackelberg.tasks.reacher import (FINGER, GOAL_HIGH, GOAL_LOW, NOMINAL_FOREARM, TARGET,
                            build_reacher_model, reacher_goal_distance)
 
 
@@ -318,7 +318,7 @@ def test_recorder_rewrites_the_header_when_columns_appear(tmp_path):
 def test_dynamics_on_a_world_that_is_not_mujoco_is_a_clear_error():
     import gymnasium as gym
 
-    from tasks import Task
+    from stackelberg.tasks import Task
 
     task = Task(name="swingup", make_env=lambda seed: gym.make("Pendulum-v1"),
                 reward_fn=lambda o, a, n: n[..., 0], termination_fn=lambda o, a, n: n[..., 0] > 9,

@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-import tasks
-from stackelberg import render, run, video
-from stackelberg.build import build_players
+from stackelberg.cli import render as render_cli
+from stackelberg import tasks
+from stackelberg.analysis import render
+from stackelberg.cli import run
+from stackelberg.analysis import video
+from stackelberg.core.registry import build_players
 from stackelberg.config import Config, config_to_toml
-from stackelberg.recorder import atomic_torch_save
+from stackelberg.core.run_folder import atomic_torch_save
 
 from test_cli import FAST
 
@@ -21,7 +24,7 @@ W, H = 128, 128  # small frames: rendering cost is mostly per frame, not per pix
 
 
 def make_run(folder, task_name: str, snapshot: int = 3):
-    """A run folder as `stackelberg.run` leaves it, with freshly initialised players: the
+    """A run folder as `stackelberg.cli.run` leaves it, with freshly initialised players: the
     config, policy_best.pt and one snapshot (policy + model)."""
     folder.mkdir(parents=True, exist_ok=True)
     config = Config()
@@ -57,7 +60,7 @@ def _fresh_backend_choice():
 def test_every_task_renders_headless(tmp_path, task_name, capsys):
     folder = make_run(tmp_path / "run", task_name)
     out = tmp_path / "v.mp4"
-    code = render.main([str(folder), "--max-steps", "6", "--frame-skip", "2", "--hold", "0",
+    code = render_cli.main([str(folder), "--max-steps", "6", "--frame-skip", "2", "--hold", "0",
                         "--width", str(W), "--height", str(H), "--stochastic", "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     frames = read_mp4(out)
@@ -72,7 +75,7 @@ def test_every_task_renders_headless(tmp_path, task_name, capsys):
 
 def test_gif_hold_episodes_and_default_path(tmp_path):
     folder = make_run(tmp_path / "run", "inverted-pendulum")
-    assert render.main([str(folder), "--gif", "--episodes", "2", "--max-steps", "3",
+    assert render_cli.main([str(folder), "--gif", "--episodes", "2", "--max-steps", "3",
                         "--frame-skip", "1", "--hold", "0", "--width", "64", "--height", "48"]) == 0
     gif = folder / "videos" / "policy_best.gif"
     with Image.open(gif) as image:
@@ -80,7 +83,7 @@ def test_gif_hold_episodes_and_default_path(tmp_path):
     assert len(frames) == 2 * 4 and frames[0].shape == (48, 64, 3)
     # --hold repeats each episode's last frame: 25 fps x 0.2 s = 5 more frames per episode
     out = tmp_path / "held.mp4"
-    assert render.main([str(folder), "--episodes", "2", "--max-steps", "3", "--frame-skip", "1",
+    assert render_cli.main([str(folder), "--episodes", "2", "--max-steps", "3", "--frame-skip", "1",
                         "--hold", "0.2", "--width", "64", "--height", "48", "--out", str(out)]) == 0
     assert len(read_mp4(out)) == 2 * (4 + 5)
 
@@ -88,7 +91,7 @@ def test_gif_hold_episodes_and_default_path(tmp_path):
 @pytest.mark.parametrize("loop", ["open", "closed"])
 def test_model_view_is_side_by_side(tmp_path, loop, capsys):
     folder = make_run(tmp_path / "run", "dclaw-turn")
-    assert render.main([str(folder), "--iteration", "3", "--model", loop, "--member", "1",
+    assert render_cli.main([str(folder), "--iteration", "3", "--model", loop, "--member", "1",
                         "--max-steps", "3", "--frame-skip", "1", "--hold", "0",
                         "--width", str(W), "--height", str(H)]) == 0
     frames = read_mp4(folder / "videos" / f"iter_0003-model-{loop}.mp4")
@@ -124,7 +127,7 @@ def test_poses_from_observations_match_the_world():
 
 def bad(argv, capsys) -> str:
     try:
-        code = render.main([str(a) for a in argv])
+        code = render_cli.main([str(a) for a in argv])
     except SystemExit as stop:  # argparse's own errors
         code = stop.code
     assert code == 2

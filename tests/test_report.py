@@ -1,11 +1,12 @@
-"""`stackelberg.report`: the interval against scipy, targets, and recovery after a world change."""
+"""`stackelberg.analysis.report`: the interval against scipy, targets, and recovery after a world change."""
 import numpy as np
 import pytest
 from scipy import stats
 
-from stackelberg import report
-from stackelberg.errors import UserInputError
-from stackelberg.report import RunCurve
+from stackelberg.cli import report as report_cli
+from stackelberg.analysis import report
+from stackelberg.core.errors import UserInputError
+from stackelberg.analysis.report import RunCurve
 
 
 def curve(samples, values, changes=()):
@@ -67,9 +68,9 @@ def test_until_on_the_command_line(tmp_path, capsys):
     (tmp_path / "config.toml").write_text('[run]\ntask = "t"\nalgo = "pal"\nseed = 0\n')
     (tmp_path / "metrics.csv").write_text(
         "samples,eval_return,seconds,perturbation\n1000,10,1,\n2000,20,1,\n3000,5,1,goals@2000\n")
-    assert report.main([str(tmp_path), "--until", "2000"]) == 0
+    assert report_cli.main([str(tmp_path), "--until", "2000"]) == 0
     assert "| t | pal | 1 | 2000 | 20 (one seed) | 20 | 1.0 | 1.0 |" in capsys.readouterr().out
-    assert report.main([str(tmp_path), "--until", "500"]) == 2
+    assert report_cli.main([str(tmp_path), "--until", "500"]) == 2
     assert "no evaluation at or before 500" in capsys.readouterr().err
 
 
@@ -86,13 +87,13 @@ def test_runs_whose_configs_differ_are_reported_apart_and_named_by_the_differenc
     write_run(tmp_path / "a0", 0, "wrap_angles = false\n")
     write_run(tmp_path / "a1", 1, "wrap_angles = false\n")
     write_run(tmp_path / "b0", 0, "wrap_angles = true\n", values=(30, 40))
-    assert report.main([str(tmp_path / n) for n in ("a0", "a1", "b0")]) == 0
+    assert report_cli.main([str(tmp_path / n) for n in ("a0", "a1", "b0")]) == 0
     out = capsys.readouterr().out
     assert "| t | pal [model.wrap_angles=false] | 2 | 2000, 2000 | 20 ± 0 |" in out
     assert "| t | pal [model.wrap_angles=true] | 1 | 2000 | 40 (one seed) |" in out
     assert report.method_name("pal [model.wrap_angles=false]") == "PAL [model.wrap_angles=false]"
     # --pool: one group for the algorithm, and the differing key is said, not hidden
-    assert report.main([str(tmp_path / n) for n in ("a0", "a1", "b0")] + ["--pool"]) == 0
+    assert report_cli.main([str(tmp_path / n) for n in ("a0", "a1", "b0")] + ["--pool"]) == 0
     out = capsys.readouterr().out
     assert "note: t pal pools runs that differ in model.wrap_angles" in out
     assert "| t | pal | 3 | 2000, 2000, 2000 |" in out
@@ -118,9 +119,9 @@ def test_bins_average_the_evaluations_inside_each_bin_and_skip_missing_values():
 def test_bins_on_the_command_line(tmp_path, capsys):
     (tmp_path / "config.toml").write_text('[run]\ntask = "reacher-7dof"\nalgo = "mal"\nseed = 2\n')
     (tmp_path / "metrics.csv").write_text("samples,eval_score,seconds\n1000,0.5,1\n2000,0.3,1\n3000,0.1,1\n")
-    assert report.main([str(tmp_path), "--metric", "eval_score", "--bins", "2000"]) == 0
+    assert report_cli.main([str(tmp_path), "--metric", "eval_score", "--bins", "2000"]) == 0
     assert "| reacher-7dof | mal | 2 | 0.5 | 0.2 |" in capsys.readouterr().out
-    assert report.main([str(tmp_path), "--bins", "0"]) == 2
+    assert report_cli.main([str(tmp_path), "--bins", "0"]) == 2
     assert "--bins must be a positive number" in capsys.readouterr().err
 
 
@@ -149,8 +150,8 @@ def test_smooth_on_the_command_line_plots_and_rejects_a_bad_window(tmp_path, cap
     (run / "config.toml").write_text('[run]\ntask = "dclaw-turn"\nalgo = "pal"\nseed = 0\n')
     (run / "metrics.csv").write_text("samples,eval_success,seconds\n1000,0,1\n2000,1,1\n3000,0.4,1\n")
     figure = tmp_path / "smooth.png"
-    assert report.main([str(run), "--metric", "eval_success", "--smooth", "2000", "--plot", str(figure)]) == 0
+    assert report_cli.main([str(run), "--metric", "eval_success", "--smooth", "2000", "--plot", str(figure)]) == 0
     assert figure.stat().st_size > 0
     assert "| dclaw-turn | pal | 1 | 3000 | 0.4 (one seed) | 1 |" in capsys.readouterr().out  # table stays raw
-    assert report.main([str(run), "--smooth", "-5"]) == 2
+    assert report_cli.main([str(run), "--smooth", "-5"]) == 2
     assert "--smooth must be a positive number" in capsys.readouterr().err

@@ -12,8 +12,8 @@ if importlib.util.find_spec("robel") is None:  # the assets come from this wheel
     pytest.skip("robel missing: .venv/bin/pip install --no-deps robel==0.1.2", allow_module_level=True)
 
 import tasks  # noqa: E402
-from tasks.robel import RobelMissingError, assets, dclaw, dkitty  # noqa: E402
-from tasks.robel.control import wrap_angle  # noqa: E402
+from stackelberg.tasks.robel import RobelMissingError, assets, dclaw, dkitty  # noqa: E402
+from stackelberg.tasks.robel.control import wrap_angle  # noqa: E402
 
 PI = np.pi
 
@@ -95,18 +95,17 @@ def test_incomplete_robel_install_is_reported(tmp_path, monkeypatch):
 
 # --- spaces, reset distributions, control ------------------------------------------------------
 
-def test_spaces_and_obs_dims(turn, orient):
-    for task, (obs_dim, act_dim, horizon) in ((turn, (30, 9, 40)), (orient, (53, 12, 80))):
-        env = task.make_env(0)
-        assert (task.obs_dim, task.act_dim, task.horizon) == (obs_dim, act_dim, horizon)
-        assert env.observation_space.shape == (obs_dim,) and env.action_space.shape == (act_dim,)
-        np.testing.assert_array_equal(env.action_space.low, -1.0)
-        np.testing.assert_array_equal(env.action_space.high, 1.0)
+def test_tasks_fit_their_envs(turn, orient):
+    """Each task's dimensions and action bounds are its env's (the check every task gets when
+    built), its reward and termination functions match the env step by step, and actions are
+    normalised to [-1, 1] as ROBEL's are."""
+    from stackelberg.tasks import check_task, validate_task
+
+    for task in (turn, orient):
+        validate_task(task)
+        assert check_task(task, 60).ok, task.name
         np.testing.assert_array_equal(task.act_low, -1.0)
         np.testing.assert_array_equal(task.act_high, 1.0)
-        obs, _ = env.reset(seed=0)
-        assert obs.shape == (obs_dim,) and obs.dtype == np.float64
-        assert env.dt == pytest.approx(0.1)
 
 
 def test_dclaw_reset_distribution(turn):

@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 import torch
 
-import tasks
-from stackelberg.buffers import InitialStateBuffer, ReplayBuffer, Trajectory
+from stackelberg import tasks
+from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer, Trajectory
 from stackelberg.config import NPGConfig
-from stackelberg.players.npg import NPGPolicyPlayer
-from stackelberg import run
-from stackelberg.rollouts import model_rollouts
-from tasks import Task
+from stackelberg.npg.player import NPGPolicyPlayer
+from stackelberg.cli import run
+from stackelberg.npg.rollouts import model_rollouts
+from stackelberg.tasks import Task
 
 
 def counting_task(limit: float) -> Task:
@@ -63,13 +63,13 @@ def test_start_state_default_follows_the_paper_by_task_horizon(name, expected):
     assert NPGPolicyPlayer(task).start_fraction == expected
     assert NPGPolicyPlayer(task, NPGConfig(start_state_buffer_fraction=0.25)).start_fraction == 0.25
     args = run.build_parser().parse_args(["--task", name])
-    assert run.resolve_config(args).npg.start_state_buffer_fraction == expected
+    assert run.config_from_args(args).npg.start_state_buffer_fraction == expected
     args = run.build_parser().parse_args(["--task", name, "--set", "npg.start_state_buffer_fraction=1"])
-    assert run.resolve_config(args).npg.start_state_buffer_fraction == 1.0
+    assert run.config_from_args(args).npg.start_state_buffer_fraction == 1.0
 
 
 def test_improve_runs_every_member_and_reports_kl():
-    from stackelberg.players.dynamics import DynamicsEnsemble
+    from stackelberg.models.deterministic import DynamicsEnsemble
     from stackelberg.config import ModelConfig
 
     task = tasks.make("inverted-pendulum")
@@ -91,7 +91,7 @@ def test_improve_runs_every_member_and_reports_kl():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_end_to_end(tmp_path):
-    from stackelberg import run
+    from stackelberg.cli import run
 
     assert run.main(["--device", "cuda", "--samples", "400", "--initial-samples", "200",
                      "--samples-per-iteration", "200", "--model-epochs", "1", "--npg-steps", "1",

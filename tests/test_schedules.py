@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-import tasks
+from stackelberg import tasks
 from stackelberg import BR, GDA, MAL, PAL, Game
-from stackelberg.players.base import FitReport, ImproveReport
+from stackelberg.core.protocols import FitReport, ImproveReport
 
 
 class CountingModel:
@@ -101,13 +101,21 @@ def test_sample_budget_per_iteration():
     assert samples[-1] >= 1000
 
 
-def test_paper_defaults():
-    pal, mal = PAL(), MAL()
-    assert (pal.buffer_capacity, pal.initial_samples, pal.model_epochs, pal.npg_steps) == (2500, 2500, 100, 4)
-    assert (mal.buffer_capacity, mal.initial_samples, mal.model_epochs, mal.npg_steps) == (None, 5000, 10, 25)
-    assert pal.samples_for(1000) == 1000 and pal.samples_for(40) == 200
-    assert mal.samples_for(1000) == 3000 and mal.samples_for(40) == 800
-    assert GDA().simultaneous and BR().simultaneous and not PAL().simultaneous
+def test_defaults_keep_the_papers_leader_follower_roles():
+    """[P] Table 1 as relations, not numbers: in PAL the model is the aggressive player (a
+    small recent buffer, many epochs) and the policy the conservative one (few NPG steps); MAL
+    is the other way round; BR is aggressive in both, GDA conservative in both, and both of
+    them move simultaneously. Every iteration collects at least one whole episode."""
+    pal, mal, gda, br = PAL(), MAL(), GDA(), BR()
+    assert pal.buffer_capacity is not None and mal.buffer_capacity is None
+    assert pal.model_epochs > mal.model_epochs and pal.npg_steps < mal.npg_steps
+    assert (br.model_epochs, br.npg_steps) == (pal.model_epochs, mal.npg_steps)
+    assert (gda.model_epochs, gda.npg_steps) == (mal.model_epochs, pal.npg_steps)
+    assert gda.simultaneous and br.simultaneous and not pal.simultaneous and not mal.simultaneous
+    for schedule in (pal, mal, gda, br):
+        for horizon in (40, 100, 1000):
+            assert schedule.samples_for(horizon) >= horizon
+    assert mal.samples_for(1000) > pal.samples_for(1000)  # MAL's conservative model sees more
 
 
 def test_reports_judge_the_collected_episodes_with_the_task_functions():

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from stackelberg import run, sweep
-from stackelberg.recipe import load_recipe
-from stackelberg.recorder import load_checkpoint
+from stackelberg.cli import run
+from stackelberg.cli import sweep
+from stackelberg.cli.recipe import load_recipe
+from stackelberg.core.run_folder import load_checkpoint
 
 # tests/test_cli.py's FAST settings as recipe overrides
 FAST = """
@@ -97,7 +98,7 @@ def test_recipe_cells_resolve_like_the_cli(tmp_path):
     assert [c.name for c in rec.cells] == ["inverted-pendulum-pal-s0", "inverted-pendulum-pal-s1",
                                            "inverted-pendulum-mal-s0", "inverted-pendulum-mal-s1"]
     mal = rec.cells[2]
-    cli = run.resolve_config(run.build_parser().parse_args(mal.start_argv()))
+    cli = run.config_from_args(run.build_parser().parse_args(mal.start_argv()))
     assert mal.config == cli
     assert mal.config.npg.delta == 0.02 and rec.cells[0].config.npg.delta == 0.05
     assert mal.config.schedule.buffer_capacity is None  # MAL's own default survives

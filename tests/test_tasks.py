@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-import tasks
+from stackelberg import tasks
 
 
 def rollout_transitions(task, steps: int, seed: int, action_scale: float = 1.0):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from stackelberg import run
+from stackelberg.cli import run
 from test_cli import FAST
 
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")

@@ -2,9 +2,9 @@
 
 Needs `robel==0.1.2` installed with `--no-deps` (it is never imported; see `assets.py`).
 """
-from tasks.robel.assets import RobelMissingError, asset_root
-from tasks.robel.dclaw import DClawTurnEnv, dclaw_turn, dclaw_turn_fixed, make_dclaw_turn_env
-from tasks.robel.dkitty import DKittyOrientEnv, dkitty_orient, make_dkitty_orient_env
+from stackelberg.tasks.robel.assets import RobelMissingError, asset_root
+from stackelberg.tasks.robel.dclaw import DClawTurnEnv, dclaw_turn, dclaw_turn_fixed, make_dclaw_turn_env
+from stackelberg.tasks.robel.dkitty import DKittyOrientEnv, dkitty_orient, make_dkitty_orient_env
 
 __all__ = [
     "RobelMissingError",

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from tasks.base import Symmetry, Task
-from tasks.robel.assets import DCLAW_TURN_XML, load_model, model_path
-from tasks.robel.control import PositionGroup, RobelEnv, safe_sqrt, wrap_angle
+from stackelberg.tasks.base import Symmetry, Task
+from stackelberg.tasks.robel.assets import DCLAW_TURN_XML, load_model, model_path
+from stackelberg.tasks.robel.control import PositionGroup, RobelEnv, safe_sqrt, wrap_angle
 
 OBS_DIM, ACT_DIM, HORIZON = 30, 9, 40
 CLAW_JOINTS = ("FFJ10", "FFJ11", "FFJ12", "MFJ20", "MFJ21", "MFJ22", "THJ30", "THJ31", "THJ32")

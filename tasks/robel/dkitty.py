@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from tasks.base import Task
-from tasks.robel.assets import DKITTY_ORIENT_XML, load_model, model_path
-from tasks.robel.control import PositionGroup, RobelEnv, safe_sqrt
+from stackelberg.tasks.base import Task
+from stackelberg.tasks.robel.assets import DKITTY_ORIENT_XML, load_model, model_path
+from stackelberg.tasks.robel.control import PositionGroup, RobelEnv, safe_sqrt
 
 OBS_DIM, ACT_DIM, HORIZON = 53, 12, 80
 _LEGS = (("FR", 1), ("FL", 2), ("BL", 3), ("BR", 4))

@@ -1,0 +1,1 @@
+"""Reading runs: reports across seeds, model-error diagnostics, plots, benchmarks, videos."""

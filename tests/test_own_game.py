@@ -1,0 +1,277 @@
+"""A user's own task and players, from a module outside the package, through the CLI and a
+sweep, with resume: `--import MODULE` (recorded as run.imports) and the player registries."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from stackelberg import Game, PAL, RunFolder, RunRecorder, Task, TaskError, check_task, tasks
+from stackelberg.core.run_folder import load_checkpoint
+
+MODULE = '''
+"""A user's game: Pendulum-v1 swing-up, a trivial policy player and a small ensemble."""
+import gymnasium as gym
+import numpy as np
+import torch
+
+from stackelberg import DynamicsEnsemble, ModelConfig, register_model_player, register_policy_player, tasks
+from stackelberg.core.protocols import ImproveReport
+from stackelberg.tasks import Task
+
+
+def swingup_reward(obs, act, next_obs):
+    theta = torch.atan2(obs[..., 1], obs[..., 0])
+    torque = act[..., 0].clamp(-2.0, 2.0)
+    return -(theta**2 + 0.1 * obs[..., 2] ** 2 + 0.001 * torque**2)
+
+
+def never_done(obs, act, next_obs):
+    return torch.zeros(obs.shape[:-1], dtype=torch.bool)
+
+
+def swingup():
+    return Task(name="my-swingup", make_env=lambda seed: gym.make("Pendulum-v1"),
+                reward_fn=swingup_reward, termination_fn=never_done, horizon=200,
+                obs_dim=3, act_dim=1, act_low=np.array([-2.0]), act_high=np.array([2.0]))
+
+
+class Planner:
+    """Random actions; counts its improve steps; keeps a link to the model (attach)."""
+
+    def __init__(self, task, seed):
+        self.task, self.model, self.steps = task, None, torch.zeros((), dtype=torch.long)
+
+    def attach(self, model):
+        self.model = model
+
+    def act(self, obs, deterministic=False):
+        return torch.rand(*obs.shape[:-1], self.task.act_dim) * 4 - 2
+
+    def improve(self, model, replay, initial_states, steps):
+        assert model is self.model, "the Game re-attaches the model after a load"
+        self.steps += steps
+        return ImproveReport(steps=steps, kl=0.0, model_return=0.0)
+
+    def state_dict(self):
+        return {"steps": self.steps.clone()}
+
+    def load_state_dict(self, state):
+        self.steps = state["steps"].clone()
+
+
+def tiny_model(config, task, device):
+    return DynamicsEnsemble(task.obs_dim, task.act_dim, ModelConfig(ensemble_size=2, hidden_sizes=(16,)),
+                            device, seed=config.run.seed)
+
+
+tasks.register("my-swingup", swingup)
+register_policy_player("planner", lambda config, task, device: Planner(task, config.run.seed))
+register_model_player("tiny", tiny_model)
+'''
+
+FAST = ["--samples", "400", "--initial-samples", "200", "--samples-per-iteration", "200",
+        "--model-epochs", "1", "--model-min-steps", "2", "--eval-episodes", "1", "--no-progress"]
+
+
+def cli(tmp_path, *argv):
+    """`python -m stackelberg.run` in a fresh process, from the module's folder, as a user runs it."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(tmp_path)}
+    return subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=600)
+
+
+def test_own_task_and_players_through_the_cli_a_resume_and_a_sweep(tmp_path):
+    (tmp_path / "mygame.py").write_text(MODULE)
+    out = tmp_path / "run"
+    first = cli(tmp_path, "stackelberg.run", "--import", "mygame", "--task", "my-swingup",
+                "--policy", "planner", "--model-player", "tiny", *FAST[2:], "--samples", "200",
+                "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    folder = RunFolder(out)
+    config = folder.config_file.read_text()
+    assert 'imports = [\n    "mygame",\n]' in config or 'imports = ["mygame"]' in config
+    assert len(folder.read_metrics()) == 1
+    # --resume without --import: the run imports its own modules again
+    resumed = cli(tmp_path, "stackelberg.run", "--resume", "--out", str(out), "--samples", "400")
+    assert resumed.returncode == 0, resumed.stderr
+    rows = folder.read_metrics()
+    assert [int(r["samples"]) for r in rows] == [200, 400]
+    state = load_checkpoint(folder.checkpoint_file)
+    assert int(state["policy"]["steps"]) > 0 and int(state["samples"]) == 400
+
+    recipe = tmp_path / "mine.toml"
+    recipe.write_text(textwrap.dedent(f"""\
+        [sweep]
+        name = "mine"
+        tasks = ["my-swingup"]
+        algos = ["pal", "gda"]
+        seeds = [0]
+        samples = 400
+        out = "{tmp_path / 'sweep'}"
+        imports = ["mygame"]
+
+        [overrides]
+        "run.policy" = "planner"
+        "run.model_player" = "tiny"
+        "run.eval_episodes" = 1
+        "schedule.initial_samples" = 200
+        "schedule.samples_per_iteration" = 200
+        "schedule.model_epochs" = 1
+        "schedule.model_min_steps" = 2
+        """))
+    swept = cli(tmp_path, "stackelberg.sweep", str(recipe), "--workers", "2")
+    assert swept.returncode == 0, swept.stderr + swept.stdout
+    for algo in ("pal", "gda"):
+        cell = RunFolder(tmp_path / "sweep" / f"my-swingup-{algo}-s0")
+        assert [int(r["samples"]) for r in cell.read_metrics()] == [200, 400]
+    # diagnose reads the run's config (and so imports the module) like --resume does; in a
+    # fresh process, so the module's registrations do not leak into other tests
+    code = (f"from stackelberg.cli.diagnose import load_config; "
+            f"print(load_config(__import__('pathlib').Path({str(out)!r})).run.policy)")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert shown.returncode == 0 and shown.stdout.strip() == "planner", shown.stderr
+
+
+def test_an_unknown_import_is_one_line(tmp_path):
+    proc = cli(tmp_path, "stackelberg.run", "--import", "no_such_module_xyz", "--out",
+               str(tmp_path / "x"))
+    assert proc.returncode == 2 and "cannot import 'no_such_module_xyz'" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "x").exists()
+
+
+def test_a_recorder_gives_a_loop_of_your_own_metrics_checkpoints_and_resume(tmp_path):
+    """RunRecorder + RunFolder outside the CLI: the same files, and a resume that continues."""
+    from stackelberg import DynamicsEnsemble, ModelConfig, NPGConfig, NPGPolicyPlayer
+
+    def build():
+        task = tasks.make("inverted-pendulum")
+        policy = NPGPolicyPlayer(task, NPGConfig(num_trajectories=4, horizon_cap=10), seed=0)
+        model = DynamicsEnsemble(task.obs_dim, task.act_dim,
+                                 ModelConfig(ensemble_size=2, hidden_sizes=(16,)), seed=0)
+        schedule = PAL(npg_steps=1, initial_samples=100, samples_per_iteration=100,
+                       model_epochs=1, model_min_steps=1)
+        return Game(task, policy, model, schedule, seed=0, eval_episodes=1)
+
+    game = build()
+    recorder = RunRecorder(tmp_path, "# my loop\n", "mine")
+    game.on_collect = recorder.save_data
+    for report in game.play(200):
+        recorder.save_iteration(game, report)
+    folder = RunFolder(tmp_path)
+    before = folder.read_metrics()
+    assert len(before) == 2 and int(before[-1]["samples"]) == game.samples >= 200
+    assert folder.checkpoint_file.is_file() and folder.best_policy_file.is_file()
+    assert folder.data_file(1).is_file()
+
+    again = build()
+    recorder = RunRecorder(tmp_path, "# my loop\n", "mine")
+    again.on_collect = recorder.save_data
+    assert recorder.resume(again) and again.samples == game.samples
+    for report in again.play(game.samples + 1):
+        recorder.save_iteration(again, report)
+    after = folder.read_metrics()
+    assert after[:2] == before and len(after) == 3
+
+
+# --- a wrong Task: one line naming the field --------------------------------------------------
+
+def _reward(obs, act, next_obs):
+    return -(obs ** 2).sum(-1)
+
+
+def _done(obs, act, next_obs):
+    return torch.zeros(obs.shape[:-1], dtype=torch.bool)
+
+
+def _task(**changes):
+    fields = dict(name="t", make_env=lambda seed: gym.make("Pendulum-v1"), reward_fn=_reward,
+                  termination_fn=_done, horizon=200, obs_dim=3, act_dim=1,
+                  act_low=np.array([-2.0]), act_high=np.array([2.0]))
+    return Task(**{**fields, **changes})
+
+
+class _Discrete(gym.Env):
+    observation_space = gym.spaces.Box(-1, 1, (3,))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        return np.zeros(3, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(3, np.float32), 0.0, False, False, {}
+
+
+@pytest.mark.parametrize("changes,field", [
+    (dict(obs_dim=4), "obs_dim is 4"),
+    (dict(act_dim=2, act_low=np.array([-2.0, -2.0]), act_high=np.array([2.0, 2.0])), "act_dim is 2"),
+    (dict(act_low=np.array([-1.0])), "act_low [-1.0] differs"),
+    (dict(act_low=np.array([-2.0, 0.0])), "act_low must have shape (1,)"),
+    (dict(act_low=np.array([3.0])), "act_low must be below act_high"),
+    (dict(horizon=0), "horizon must be a positive int"),
+    (dict(angle_dims=(5,)), "angle_dims [5] are outside"),
+    (dict(make_env=lambda: gym.make("Pendulum-v1")), "make_env must take the seed"),
+    (dict(make_env=lambda seed: _Discrete()), "action space is Discrete"),
+    (dict(reward_fn=lambda o, a, n: -(o ** 2).sum(-1, keepdim=True)), "reward_fn must return one value per transition"),
+    (dict(reward_fn=lambda o, a, n: (o[..., 0] > 0)), "reward_fn must return a floating-point tensor"),
+    (dict(reward_fn=lambda o, a, n: o[:, 0]), "reward_fn must return one value per transition"),
+    (dict(termination_fn=lambda o, a, n: torch.zeros(o.shape[:-1])), "termination_fn must return a bool tensor"),
+    (dict(termination_fn=lambda o, a, n: False), "termination_fn must return a torch.Tensor"),
+])
+def test_a_wrong_task_is_one_line_naming_the_field(changes, field):
+    task = _task(**changes)
+    with pytest.raises(TaskError) as err:
+        Game(task, None, None, PAL(), seed=0)  # type: ignore[arg-type]
+    message = str(err.value)
+    assert field in message and message.startswith("task 't':") and "\n" not in message
+
+
+def test_check_task_measures_reward_and_termination_parity():
+    assert check_task(tasks.make("hopper"), 200).ok
+    wrong = tasks.make("inverted-pendulum")
+    wrong = Task(**{**{f: getattr(wrong, f) for f in wrong.__dataclass_fields__},
+                    "reward_fn": lambda o, a, n: torch.zeros(o.shape[:-1])})
+    report = check_task(wrong, 50)
+    assert not report.ok and report.reward_max_error == pytest.approx(1.0)
+
+
+# --- the tasks package: installed as stackelberg.tasks, never as a top-level `tasks` ----------
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_a_users_own_tasks_module_does_not_shadow_the_package(tmp_path):
+    """A tasks.py beside the user's script: `import stackelberg` must not import it."""
+    (tmp_path / "tasks.py").write_text('raise ImportError("the user tasks.py was imported")\n')
+    proc = subprocess.run([sys.executable, "-c", "import stackelberg, stackelberg.tasks as t; "
+                           "print(t.make('inverted-pendulum').name)"],
+                          capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 0 and proc.stdout.strip() == "inverted-pendulum", proc.stderr
+
+
+def test_a_source_checkout_runs_without_being_installed():
+    """`python -m stackelberg.run` from the repository root with no installed package (the
+    editable install's finder removed): stackelberg.tasks is the checkout's tasks/ folder."""
+    code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in "
+            "repr(f).lower()]; import runpy; sys.argv = ['run', '--help']; "
+            "import stackelberg.tasks as t; assert t.__file__.startswith(%r), t.__file__; "
+            "runpy.run_module('stackelberg.run', run_name='__main__')" % os.path.join(REPO, "tasks"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert proc.returncode == 0 and "--import MODULE" in proc.stdout, proc.stderr
+
+
+def test_the_console_script_dispatches_subcommands():
+    from stackelberg.cli.main import COMMANDS, main
+
+    assert set(COMMANDS) == {"run", "sweep", "report", "diagnose", "bench", "render"}
+    assert main(["nope"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--help"])
+    assert exit_info.value.code == 0
