@@ -68,3 +68,7 @@ def test_sac_learns_the_pendulums_first_steps_and_resumes_exactly(tmp_path):
     a = torch.load(full / "checkpoint.pt", weights_only=True)["policy"]["sac"]["module"]
     b = torch.load(part / "checkpoint.pt", weights_only=True)["policy"]["sac"]["module"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # reports name it as the model-free method it is, not as a solver of the game
+    from stackelberg.analysis import report
+
+    assert report.load_run(full, "eval_return").algo == "sac"

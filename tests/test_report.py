@@ -106,6 +106,22 @@ def test_seeds_output_folders_and_a_key_only_newer_configs_have_do_not_split_a_g
     assert list(report.group(curves)) == [("t", "pal")]
 
 
+def test_an_option_added_later_splits_a_group_when_set_away_from_its_default(tmp_path):
+    """An older config.toml lacks a key added since (it ran without the option): it is read as
+    the option's default, so a newer run that switched the option on is a variant of its own."""
+    write_run(tmp_path / "old", 0)
+    write_run(tmp_path / "off", 1, "holdout_fraction = 0.0\n")
+    write_run(tmp_path / "on", 2, "holdout_fraction = 0.2\n")
+    curves = report.label_variants([report.load_run(tmp_path / n, "eval_return")
+                                    for n in ("old", "off", "on")])
+    assert [c.algo for c in curves] == ["pal [model.holdout_fraction=0.0]"] * 2 + \
+        ["pal [model.holdout_fraction=0.2]"]
+    # a key today's config does not know is still not compared
+    write_run(tmp_path / "odd", 3, "retired_option = 7\n")
+    assert report.differing_keys([report.load_run(tmp_path / n, "eval_return")
+                                  for n in ("old", "odd")]) == []
+
+
 def test_bins_average_the_evaluations_inside_each_bin_and_skip_missing_values():
     c = curve([1000, 4000, 5000, 9000, 12000], [1.0, np.nan, 3.0, 5.0, 7.0])
     assert c.binned(5000) == {0: 1.0, 5000: 4.0, 10000: 7.0}

@@ -17,6 +17,7 @@ group needs `--dest runs/STUDY/records`.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -28,6 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]  # runs/
 
 def run_folders(source: Path) -> list[Path]:
     return sorted(p.parent for p in source.rglob("metrics.csv") if (p.parent / "config.toml").exists())
+
+
+def without_out_path(config_toml: str) -> str:
+    """The config without `out = ...`: where a run was written on the machine it ran on is not
+    part of the record (the record's own folder says where it is now), and older runs wrote an
+    absolute path there."""
+    return "".join(line for line in config_toml.splitlines(keepends=True)
+                   if not re.match(r"\s*out\s*=", line))
 
 
 def rows(metrics: Path) -> int:
@@ -73,8 +82,8 @@ def main() -> None:
                       f"{rows(run / 'metrics.csv')}; move the record aside to replace it")
                 continue
             target.mkdir(parents=True, exist_ok=True)
-            for name in KEPT:
-                shutil.copy2(run / name, target / name)
+            shutil.copy2(run / "metrics.csv", target / "metrics.csv")
+            (target / "config.toml").write_text(without_out_path((run / "config.toml").read_text()))
             print(f"kept {run} -> {target}")
             copied += 1
     for group in sorted(unplaced):

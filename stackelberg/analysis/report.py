@@ -10,6 +10,8 @@ trailing-window mean, for metrics as noisy as a success rate over 5 evaluation e
 """
 from __future__ import annotations
 
+import functools
+
 import csv
 import io
 import math
@@ -195,7 +197,9 @@ def load_run(folder: Path, metric: str) -> RunCurve:
     resolved = read_config(config)
     run = resolved["run"]
     algo = run.get("algo", "?")
-    if run.get("policy", "npg") != "npg":  # another policy backend is another method
+    if run.get("policy", "npg") == "sac":  # model-free: no game, so no solver to name
+        algo = "sac"
+    elif run.get("policy", "npg") != "npg":  # another policy backend is another method
         algo = f"{algo}+{run['policy']}"
     changes, previous = [], 0
     for r, s in zip(rows, samples):  # a change fires before the collection that starts at the previous row's count
@@ -235,10 +239,33 @@ def _toml_value(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+# sections whose defaults do not depend on the algorithm, the task or the policy backend: a key
+# an older config.toml lacks (the option came later) is read as its default from these
+_FIXED_DEFAULT_SECTIONS = ("model", "policy", "npg", "probabilistic_model")
+
+
+@functools.cache
+def _later_option_defaults() -> dict[str, Any]:
+    from stackelberg.config import Config
+
+    return {k: v for k, v in _settings(Config().to_dict()).items()
+            if k.split(".", 1)[0] in _FIXED_DEFAULT_SECTIONS}
+
+
 def differing_keys(curves: Sequence[RunCurve]) -> list[str]:
-    """Config keys whose values differ between the runs; keys some run lacks are not compared."""
+    """Config keys whose values differ between the runs. A key some run lacks is compared as its
+    default where that is fixed (an option added later, which the older run ran without: e.g.
+    `model.holdout_fraction`); other keys some run lacks are not compared."""
+    defaults = _later_option_defaults()
+    keys = set.union(*(set(c.settings) for c in curves))
     shared = set.intersection(*(set(c.settings) for c in curves))
-    return sorted(k for k in shared if len({c.settings[k] for c in curves}) > 1)
+    differing = []
+    for key in sorted(keys):
+        if key not in shared and key not in defaults:
+            continue
+        if len({c.settings.get(key, defaults.get(key)) for c in curves}) > 1:
+            differing.append(key)
+    return differing
 
 
 def label_variants(curves: Sequence[RunCurve]) -> list[RunCurve]:
@@ -253,7 +280,8 @@ def label_variants(curves: Sequence[RunCurve]) -> list[RunCurve]:
         if not differing:
             continue
         for i in members:
-            tag = ", ".join(f"{k}={_toml_value(curves[i].settings[k])}" for k in differing)
+            settings = {**_later_option_defaults(), **curves[i].settings}
+            tag = ", ".join(f"{k}={_toml_value(settings[k])}" for k in differing)
             out[i] = replace(curves[i], algo=f"{curves[i].algo} [{tag}]")
     return out
 
