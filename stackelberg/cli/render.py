@@ -134,7 +134,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         out, gif = _output_path(args, folder, source.stem)
         check_output_dir(out.parent, "the video's folder")
         mode = "stochastic" if args.stochastic else "mean action"
-        title = f"{task.name}  {config.run.algo.upper()}  {source.label}  {mode}"
+        method = "SAC" if config.run.policy == "sac" else config.run.algo.upper()
+        title = f"{task.name}  {method}  {source.label}  {mode}"
         report = lambda i, r: print(
             f"episode {i + 1}: return {r.ret:.2f}, success {_flag(r.success)}, {r.steps} steps"
             + (" (terminated)" if r.terminated else "")
