@@ -1,45 +1,99 @@
-"""`python -m stackelberg.bench`: how fast the hot paths run on this machine, and how close the
-ensemble gets to the machine's own float32 matmul ceiling. Prints a table, writes JSON."""
+"""`python -m stackelberg.bench`: how fast the hot paths run on this machine, how close the
+ensemble gets to the machine's own float32 matmul ceiling, and how long PAL takes to solve a task.
+
+Sections (`--only`): micro (matmul, ensemble, NPG, Fisher-vector products, train-step
+variants; every row warmed up, then repeated: median (min-max)), pal (one real PAL iteration
+per task), solve (time to solve: PAL played until its evaluation return reaches a threshold,
+"paper" = `model.holdout_fraction=0.0` against "library" = the resolved defaults, per seed) and
+per1k (seconds per 1000 real samples after the initial iteration, same two configurations).
+The games are built as `python -m stackelberg.run` builds them, so a seed's numbers are the
+run's. Prints a table, writes JSON."""
 from __future__ import annotations
 
 import math
+import statistics
 import time
-from dataclasses import replace
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable, Optional, Sequence
 
+import numpy as np
 import torch
 
 from stackelberg import tasks
 from stackelberg.analysis import bench_baselines as base
+from stackelberg.config import Config, ModelConfig, NPGConfig, check_device, config_changes, resolve_config
 from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer
-from stackelberg.npg.cg import conjugate_gradient
-from stackelberg.npg.step import fisher_vector_product
-from stackelberg.config import ModelConfig, NPGConfig
-from stackelberg.core.game import Game
+from stackelberg.core.game import Game, IterationReport
 from stackelberg.models.deterministic import DynamicsEnsemble
+from stackelberg.npg.cg import conjugate_gradient
 from stackelberg.npg.player import NPGPolicyPlayer
 from stackelberg.npg.policy import GaussianMLPPolicy
-from stackelberg.core.schedules import PAL
+from stackelberg.npg.step import fisher_vector_product
+
+# --- timing a row ---------------------------------------------------------------------------
+
+#: untimed calls until this much wall-clock is spent: thread pools start, caches and the CPU's
+#: clock settle, so the first timed call is not the row's own start-up cost
+WARMUP_SECONDS = 0.3
 
 
-def best_time(fn: Callable[[], object], repeats: int, min_seconds: float = 0.5) -> float:
-    """Best wall-clock of `fn` over timed rounds (the least disturbed run is the truest)."""
-    fn()  # warm-up
-    best, spent = math.inf, 0.0
-    for _ in range(repeats):
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call over the timed repeats of a row: the median is the row's value, min and
+    max its spread (a single minimum hid how order-sensitive the rows were)."""
+
+    median: float
+    min: float
+    max: float
+    repeats: int
+    warmup_calls: int
+
+
+def time_row(fn: Callable[[], object], repeats: int, budget_seconds: float = 0.5,
+             warmup_seconds: float = WARMUP_SECONDS) -> Timing:
+    """Warm `fn` up (untimed calls until `warmup_seconds`, at least one), then time up to
+    `repeats` calls; stops early once the timed calls took `budget_seconds * repeats`, but not
+    before three (a median of fewer is no median)."""
+    warmup_calls, t_start = 0, time.perf_counter()
+    while warmup_calls == 0 or time.perf_counter() - t_start < warmup_seconds:
+        fn()
+        warmup_calls += 1
+    times: list[float] = []
+    while len(times) < repeats:
         t0 = time.perf_counter()
         fn()
-        dt = time.perf_counter() - t0
-        best, spent = min(best, dt), spent + dt
-        if spent > min_seconds * repeats:
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 3 and sum(times) > budget_seconds * repeats:
             break
-    return best
+    return Timing(statistics.median(times), min(times), max(times), len(times), warmup_calls)
 
 
-def matmul_ceiling(size: int = 1024) -> float:
+def put_seconds(row: dict, key: str, timing: Timing) -> None:
+    """`row[key]` = the median seconds, `key_min` / `key_max` its spread."""
+    row[key], row[f"{key}_min"], row[f"{key}_max"] = timing.median, timing.min, timing.max
+
+
+def put_rate(row: dict, key: str, work: float, timing: Timing) -> None:
+    """`row[key]` = work per second at the median, `key_min` / `key_max` at the slowest and the
+    fastest call."""
+    row[key], row[f"{key}_min"], row[f"{key}_max"] = (work / timing.median, work / timing.max,
+                                                     work / timing.min)
+
+
+def spread_text(row: dict, key: str, scale: float = 1.0, spec: str = ".1f") -> str:
+    """`median (min-max)` of a row's `key`, times `scale`."""
+    values = [row[k] * scale for k in (key, f"{key}_min", f"{key}_max")]
+    return f"{values[0]:{spec}} ({values[1]:{spec}}-{values[2]:{spec}})"
+
+
+# --- micro rows -----------------------------------------------------------------------------
+
+def matmul_ceiling(size: int = 1024) -> dict:
+    """float32 GFLOP/s of one square matmul: the ceiling the ensemble is compared with."""
     a, b = torch.randn(size, size), torch.randn(size, size)
-    seconds = best_time(lambda: a @ b, repeats=20)
-    return 2 * size**3 / seconds / 1e9
+    row: dict = {"size": size}
+    put_rate(row, "gflops", 2 * size**3 / 1e9, time_row(lambda: a @ b, repeats=20))
+    return row
 
 
 def ensemble_flops_per_row(model: DynamicsEnsemble) -> int:
@@ -64,10 +118,13 @@ def bench_ensemble(obs_dim: int, act_dim: int, batch: int) -> dict:
         loss.backward()
         model.optimizer.step()
 
-    fwd, trn = best_time(forward, 50), best_time(train_step, 30)
-    return {"batch_per_member": batch, "forward_transitions_per_s": e * batch / fwd,
-            "forward_gflops": flops / fwd / 1e9, "train_transitions_per_s": e * batch / trn,
-            "train_gflops": 3 * flops / trn / 1e9}
+    fwd, trn = time_row(forward, 50), time_row(train_step, 30)
+    row: dict = {"batch_per_member": batch}
+    put_rate(row, "forward_transitions_per_s", e * batch, fwd)
+    put_rate(row, "forward_gflops", flops / 1e9, fwd)
+    put_rate(row, "train_transitions_per_s", e * batch, trn)
+    put_rate(row, "train_gflops", 3 * flops / 1e9, trn)
+    return row
 
 
 def bench_fvp(states: int, repeats: int = 5) -> dict:
@@ -86,9 +143,10 @@ def bench_fvp(states: int, repeats: int = 5) -> dict:
     for name, make in (("autograd", lambda: fisher_vector_product(policy, obs, 1e-3)),
                        ("closed_form", lambda: policy.fisher_vector_product(obs, 1e-3))):
         fvp = make()
-        out[f"{name}_product_seconds"] = best_time(lambda: fvp(v), repeats)
-        out[f"{name}_cg_seconds"] = best_time(lambda: conjugate_gradient(make(), v, iters=25,
-                                                                          residual_tol=0.0), 2)
+        put_seconds(out, f"{name}_product_seconds", time_row(lambda: fvp(v), repeats))
+        put_seconds(out, f"{name}_cg_seconds",
+                    time_row(lambda: conjugate_gradient(make(), v, iters=25, residual_tol=0.0),
+                             max(repeats, 3)))
     return out
 
 
@@ -100,7 +158,7 @@ def bench_ensemble_variants(obs_dim: int, act_dim: int, batch: int, repeats: int
     e = model.ensemble_size
     x = torch.randn(e, batch, obs_dim + act_dim)
     y = torch.randn(e, batch, obs_dim)
-    flops = 3 * ensemble_flops_per_row(model) * batch
+    gflop = 3 * ensemble_flops_per_row(model) * batch / 1e9
     net = model.net
     members = base.member_loop(net)
     low_precision = DynamicsEnsemble(obs_dim, act_dim, replace(config, fit_precision="bfloat16"))
@@ -115,8 +173,8 @@ def bench_ensemble_variants(obs_dim: int, act_dim: int, batch: int, repeats: int
     }
     out: dict = {"batch_per_member": batch}
     for name, (forward, optimizer) in variants.items():
-        seconds = best_time(lambda: base.train_step(forward, optimizer, x, y), repeats)
-        out[name] = {"seconds": seconds, "gflops": flops / seconds / 1e9}
+        out[name] = _variant_row(time_row(lambda: base.train_step(forward, optimizer, x, y), repeats),
+                                 gflop)
     if compile_model:
         optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, fused=True)
         try:
@@ -124,12 +182,19 @@ def bench_ensemble_variants(obs_dim: int, act_dim: int, batch: int, repeats: int
             t0 = time.perf_counter()
             base.train_step(compiled, optimizer, x, y)
             compile_seconds = time.perf_counter() - t0
-            seconds = best_time(lambda: base.train_step(compiled, optimizer, x, y), repeats)
-            out["batched_fused_adam_compiled"] = {"seconds": seconds, "gflops": flops / seconds / 1e9,
+            timing = time_row(lambda: base.train_step(compiled, optimizer, x, y), repeats)
+            out["batched_fused_adam_compiled"] = {**_variant_row(timing, gflop),
                                                   "compile_seconds": compile_seconds}
         except Exception as err:  # no compiler toolchain, unsupported op, ...: report, go on
             out["batched_fused_adam_compiled"] = {"error": f"{type(err).__name__}: {err}"[:300]}
     return out
+
+
+def _variant_row(timing: Timing, gflop: float) -> dict:
+    row: dict = {}
+    put_seconds(row, "seconds", timing)
+    put_rate(row, "gflops", gflop, timing)
+    return row
 
 
 def _stub_model(task: tasks.Task) -> DynamicsEnsemble:
@@ -151,20 +216,160 @@ def bench_npg(task_name: str = "inverted-pendulum") -> dict:
     initial = InitialStateBuffer()
     initial.add(torch.zeros(task.obs_dim))
     starts = initial.sample(50, player.generator)
-    rollout = best_time(lambda: player.rollouts(model, starts), 3)
     steps = model.ensemble_size * 50 * player.horizon
-    update = best_time(lambda: player.improve(model, ReplayBuffer(), initial, 1), 2)
-    return {"model_steps_per_s": steps / rollout, "rollout_seconds": rollout,
-            "npg_update_seconds": update, "samples_per_update": steps}
+    out: dict = {"samples_per_update": steps}
+    rollout = time_row(lambda: player.rollouts(model, starts), 3)
+    put_rate(out, "model_steps_per_s", steps, rollout)
+    put_seconds(out, "rollout_seconds", rollout)
+    put_seconds(out, "npg_update_seconds",
+                time_row(lambda: player.improve(model, ReplayBuffer(), initial, 1), 3))
+    return out
 
 
-def bench_pal_iteration(task_name: str, iterations: int = 2) -> dict:
-    """Real PAL iterations with the paper's settings from scratch; the last one is timed."""
-    task = tasks.make(task_name)
-    game = Game(task, NPGPolicyPlayer(task, seed=0),
-                DynamicsEnsemble(task.obs_dim, task.act_dim, seed=0), PAL(), seed=0, eval_episodes=1)
+# --- whole games ----------------------------------------------------------------------------
+
+#: the two configurations compared: extra overrides on top of the bench's own. "paper" is [P]'s
+#: fixed-epoch fit; "library" whatever the library's defaults resolve to (no override), so the
+#: comparison follows a change of the default without an edit here.
+CONFIGURATIONS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "paper": (("model.holdout_fraction", 0.0),),
+    "library": (),
+}
+PHASES = ("collect", "fit", "improve", "eval")
+#: seconds per 1000 samples: iterations timed after the initial one, per task (else 5)
+PER1K_ITERATIONS = {"hopper": 5, "dclaw-turn": 10}
+
+
+def game_config(task: str, seed: int, configuration: str, overrides: Sequence[tuple[str, Any]] = (),
+                threads: int = 1, samples: Optional[int] = None) -> Config:
+    """The resolved config of one bench game: PAL on `task` with `seed`, `overrides` (the
+    bench's `--set`), then the configuration's own (so "paper" stays paper). A `UserInputError`
+    for a bad task or value, before any game is played."""
+    layers: list[tuple[str, Any]] = [("run.task", task), ("run.algo", "pal"), ("run.seed", seed),
+                                     ("run.threads", threads)]
+    if samples is not None:
+        layers.append(("run.samples", samples))
+    return resolve_config(None, layers + list(overrides) + list(CONFIGURATIONS[configuration]))
+
+
+def make_game(config: Config) -> Game:
+    """The game `python -m stackelberg.run` plays with this config (`cli.run.play`: threads,
+    then the torch and numpy seeds, then the players and the game), without a run folder: its
+    reports are the run's metrics.csv rows."""
+    from stackelberg.core.registry import build_players
+
+    run = config.run
+    device = check_device(run.device)
+    if run.threads:
+        torch.set_num_threads(run.threads)
+    torch.manual_seed(run.seed)
+    np.random.seed(run.seed)
+    task = tasks.make(run.task)
+    policy, model = build_players(config, task, device)
+    return Game(task, policy, model, config.schedule, seed=run.seed, perturbations=run.perturb,
+                eval_episodes=run.eval_episodes, device=device)
+
+
+def play_until(reports: Iterable[IterationReport], threshold: float
+               ) -> tuple[list[IterationReport], bool]:
+    """The reports up to and including the first whose evaluation return reaches `threshold`,
+    and whether one did (else every report: the game ran out of samples first). Reads no
+    report beyond that one, so the game stops there."""
+    taken: list[IterationReport] = []
+    for report in reports:
+        taken.append(report)
+        if report.eval_return >= threshold:
+            return taken, True
+    return taken, False
+
+
+def phase_seconds(reports: Sequence[IterationReport]) -> dict[str, float]:
+    """Whole-iteration seconds and each phase's, summed over `reports`."""
+    out = {"seconds": sum(r.seconds for r in reports)}
+    out.update({f"{p}_seconds": sum(getattr(r, f"{p}_seconds") for r in reports) for p in PHASES})
+    return out
+
+
+def solve_seed(config: Config, threshold: float) -> dict:
+    """One game played until it solves (`play_until`) or collects `config.run.samples`."""
+    game = make_game(config)
+    reports, solved = play_until(game.play(config.run.samples), threshold)
+    return {"seed": config.run.seed, "solved": solved, "samples": reports[-1].samples,
+            "iterations": len(reports), **phase_seconds(reports),
+            "eval_returns": [r.eval_return for r in reports]}
+
+
+def censored_median(runs: Sequence[dict], key: str) -> Optional[float]:
+    """Median over seeds of a time-to-solve figure; an unsolved seed counts as longer than any
+    solved one, and None means the median seed did not solve."""
+    median = statistics.median(run[key] if run["solved"] else math.inf for run in runs)
+    return None if math.isinf(median) else median
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def bench_solve(configs: dict[str, list[Config]], threshold: float) -> dict:
+    """Time to solve per configuration (`configs[name]`: one config per seed, every list in
+    the same seed order). Seeds are interleaved across configurations, so a drift of the
+    machine (load, clock) falls on both alike."""
+    runs: dict[str, list[dict]] = {name: [] for name in configs}
+    for per_seed in zip(*configs.values()):
+        for name, config in zip(configs, per_seed):
+            runs[name].append(solve_seed(config, threshold))
+    keys = ("samples", "seconds", *(f"{p}_seconds" for p in PHASES))
+    first = {name: cs[0] for name, cs in configs.items()}
+    out: dict = {"task": first["library"].run.task, "threshold": threshold,
+                 "cap": first["library"].run.samples, "threads": first["library"].run.threads,
+                 "seeds": [c.run.seed for c in configs["library"]],
+                 "differences": sorted(config_changes(first["library"], first["paper"])),
+                 "configurations": {}}
+    for name, config in first.items():
+        out["configurations"][name] = {
+            "overrides": [list(item) for item in CONFIGURATIONS[name]],
+            "holdout_fraction": config.model.holdout_fraction,
+            "median": {k: censored_median(runs[name], k) for k in keys}, "runs": runs[name]}
+    medians = {name: out["configurations"][name]["median"] for name in configs}
+    out["ratio"] = {k: ratio(medians["paper"][k], medians["library"][k]) for k in keys}
+    return out
+
+
+def per_1000_row(config: Config, iterations: int) -> dict:
+    """Seconds per 1000 real samples over `iterations` iterations after the initial one (whose
+    larger collection and first fit are not the steady pace)."""
+    game = make_game(config)
+    game.step()
+    start = game.samples
     reports = [game.step() for _ in range(iterations)]
-    r = reports[-1]
-    return {"task": task_name, "iteration": r.iteration, "seconds": r.seconds,
-            "fit_seconds": r.fit_seconds, "improve_seconds": r.improve_seconds,
-            "collect_seconds": r.collect_seconds, "eval_seconds": r.eval_seconds}
+    samples = game.samples - start
+    totals = phase_seconds(reports)
+    row: dict = {"holdout_fraction": config.model.holdout_fraction, "iterations": iterations,
+                 "samples": samples}
+    row.update({f"{k}_per_1000": v / samples * 1000 for k, v in totals.items()})
+    row["eval_returns"] = [r.eval_return for r in reports]
+    return row
+
+
+def bench_per_1000(configs: dict[str, Config], iterations: int) -> dict:
+    """`per_1000_row` for each configuration of one task, and the ratio paper / library."""
+    rows = {name: per_1000_row(config, iterations) for name, config in configs.items()}
+    keys = [k for k in rows["library"] if k.endswith("_per_1000")]
+    first = configs["library"]
+    return {"task": first.run.task, "seed": first.run.seed, "threads": first.run.threads,
+            "iterations": iterations, "configurations": rows,
+            "ratio": {k: ratio(rows["paper"][k], rows["library"][k]) for k in keys}}
+
+
+def bench_pal_iteration(config: Config, iterations: int = 2) -> dict:
+    """Real PAL iterations from scratch (`make_game`); the first is warm-up (its collection and
+    fit are larger), the rest are timed: the median iteration and its spread."""
+    game = make_game(config)
+    reports = [game.step() for _ in range(max(iterations, 2))][1:]
+    row: dict = {"task": config.run.task, "iteration": reports[-1].iteration,
+                 "timed_iterations": len(reports)}
+    for key in ("seconds", *(f"{p}_seconds" for p in PHASES)):
+        values = [getattr(r, key) for r in reports]
+        row[key], row[f"{key}_min"], row[f"{key}_max"] = (statistics.median(values), min(values),
+                                                          max(values))
+    return row
