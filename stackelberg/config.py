@@ -50,6 +50,10 @@ class RunConfig:
     out: Optional[str] = None
     eval_episodes: int = 5
     threads: int = 0  # torch threads; 0 = all cores
+    # flush denormal floats to zero on the CPU (`torch.set_flush_denormal`): 6x faster value fit
+    # once the pendulum balances; numbers differ from the first denormal on, within noise on 3
+    # seeds (runs/notes/speed.md); false = off, as before issue 32
+    flush_denormal: bool = True
     checkpoint_every: int = 1
     snapshot_every: int = 10  # keep snapshots/iter_XXXX.pt (policy + model) for diagnostics; 0 = off
     plot_every: int = 5
@@ -382,6 +386,12 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 SAVED_REQUIRED = ("task", "algo", "seed", "samples")
 
 
+# Keys added with a default other than the behaviour before them: the value a config.toml written
+# before the key existed ran with, so such a folder resumes as it ran (a dataclass default that
+# is the old behaviour, like model.holdout_fraction = 0, needs no entry)
+SAVED_WITHOUT_KEY: dict[str, Any] = {"run.flush_denormal": False}
+
+
 def load_saved_config(path: str | Path) -> Config:
     """A config.toml a run wrote, read back and validated: the schedule starts from its
     algorithm's defaults (a file need not list every schedule knob, nor the fields added since
@@ -397,6 +407,8 @@ def load_saved_config(path: str | Path) -> Config:
         raise UserInputError(f"run.algo must be str, got {shown(run['algo'])} (in {path})")
     config = Config()
     config.schedule = make_schedule(run["algo"])
+    for key, value in SAVED_WITHOUT_KEY.items():
+        set_value(config, key, value)
     try:
         apply_dict(config, data)
         import_modules(config.run.imports)
@@ -439,10 +451,22 @@ def _last(overrides: Overrides, key: str) -> Any:
     return next((v for k, v in reversed(list(overrides)) if k == key), None)
 
 
+# Defaults a solver sets outside its schedule: ours, not [P] (README deviation table). PAL's and
+# BR's model player fits the small recent buffer for a fixed 100 epochs in [P], which memorises it
+# (fresh-data loss 0.2-0.38 against 0.001 on the buffer, runs/notes/dclaw-investigation.md
+# 7.11-7.15); stopped on held-out trajectories the fit takes ~1/11 of the steps with curves within
+# noise on 3 seeds (runs/notes/issue28-dclaw.md 1.3, runs/notes/speed.md). A config.toml
+# written before this default keeps the value it ran with (the dataclass default, 0 = [P]).
+SOLVER_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "pal": {"model": {"holdout_fraction": 0.2}},
+    "br": {"model": {"holdout_fraction": 0.2}},
+}
+
+
 def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Overrides = ()) -> Config:
-    """The config of a new run: the algorithm's and the policy player's defaults < `toml` (a
-    config file's data) < `overrides`, validated against the task (every field, the
-    perturbations against the task and the budget). Reads and writes no file; imports the
+    """The config of a new run: the algorithm's (schedule and `SOLVER_DEFAULTS`) and the policy
+    player's defaults < `toml` (a config file's data) < `overrides`, validated against the task
+    (every field, the perturbations against the task and the budget). Reads and writes no file; imports the
     modules of `run.imports` (file and overrides together) first, so their tasks and players
     count. `run.algo` is the one key that picks the defaults (the schedule), so it is read
     before the layers apply."""
@@ -461,6 +485,7 @@ def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Override
         raise UserInputError(f"unknown algorithm {algo!r}; valid: {', '.join(sorted(SCHEDULES))}")
     config = Config()
     config.schedule = make_schedule(algo)
+    apply_dict(config, SOLVER_DEFAULTS.get(algo, {}))
     # the modules first: they may register the task and players the layers name
     probe = Config()
     for key, value in [("run.imports", file_run.get("imports", ()))] + \
@@ -508,7 +533,7 @@ def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Override
 # such a key is refused by name (runs/scripts/fork_run.py branches a run into a new folder).
 # A field added later is refused until it is listed here.
 RESUMABLE = frozenset({
-    "run.samples", "run.threads", "run.eval_episodes", "run.checkpoint_every",
+    "run.samples", "run.threads", "run.flush_denormal", "run.eval_episodes", "run.checkpoint_every",
     "run.snapshot_every", "run.plot_every", "run.render_every", "run.tensorboard",
     "schedule.npg_steps", "schedule.model_epochs", "schedule.model_min_steps",
     "schedule.model_max_steps",

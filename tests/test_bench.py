@@ -88,13 +88,16 @@ def test_quick_bench_writes_every_section(tmp_path, capsys):
     assert "closed form" in printed and "time to solve" in printed and "per 1000 samples" in printed
 
 
-def test_solve_configurations_differ_only_in_the_holdout_fraction():
-    """"paper" is the library's config with [P]'s fixed-epoch fit, whatever the default is."""
+def test_solve_configurations_differ_only_in_the_fit_and_denormal_flushing():
+    """"paper" is the library's config with [P]'s fixed-epoch fit and no denormal flushing,
+    whatever the defaults are."""
     paper = bench.game_config("inverted-pendulum", 1, "paper", threads=1, samples=15_000)
     library = bench.game_config("inverted-pendulum", 1, "library", threads=1, samples=15_000)
-    assert paper.model.holdout_fraction == 0.0
+    assert paper.model.holdout_fraction == 0.0 and paper.run.flush_denormal is False
     changed = set(config_changes(library, paper))
-    assert changed == ({"model.holdout_fraction"} if library.model.holdout_fraction != 0.0 else set())
+    expected = {key for key, value in (("model.holdout_fraction", library.model.holdout_fraction != 0.0),
+                                       ("run.flush_denormal", library.run.flush_denormal)) if value}
+    assert changed == expected
     assert (paper.run.seed, paper.run.samples, paper.run.threads) == (1, 15_000, 1)
     # the bench's --set reaches both, and cannot make "paper" stop being the paper's fit
     pinned = bench.game_config("inverted-pendulum", 0, "paper", [("model.holdout_fraction", "0.3")])

@@ -4,7 +4,9 @@ ensemble gets to the machine's own float32 matmul ceiling, and how long PAL take
 Sections (`--only`): micro (matmul, ensemble, NPG, Fisher-vector products, train-step
 variants; every row warmed up, then repeated: median (min-max)), pal (one real PAL iteration
 per task), solve (time to solve: PAL played until its evaluation return reaches a threshold,
-"paper" = `model.holdout_fraction=0.0` against "library" = the resolved defaults, per seed) and
+"paper" = the library as it ran before issue 32, [P]'s fixed-epoch fit and no denormal
+flushing (`model.holdout_fraction=0.0`, `run.flush_denormal=false`), against "library" = the
+resolved defaults, per seed) and
 per1k (seconds per 1000 real samples after the initial iteration, same two configurations).
 The games are built as `python -m stackelberg.run` builds them, so a seed's numbers are the
 run's. Prints a table, writes JSON."""
@@ -16,7 +18,6 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-import numpy as np
 import torch
 
 from stackelberg import tasks
@@ -229,10 +230,11 @@ def bench_npg(task_name: str = "inverted-pendulum") -> dict:
 # --- whole games ----------------------------------------------------------------------------
 
 #: the two configurations compared: extra overrides on top of the bench's own. "paper" is [P]'s
-#: fixed-epoch fit; "library" whatever the library's defaults resolve to (no override), so the
-#: comparison follows a change of the default without an edit here.
+#: fixed-epoch fit as the library ran it before issue 32 (denormals not flushed); "library"
+#: whatever the library's defaults resolve to (no override), so the comparison follows a change
+#: of the default without an edit here.
 CONFIGURATIONS: dict[str, tuple[tuple[str, Any], ...]] = {
-    "paper": (("model.holdout_fraction", 0.0),),
+    "paper": (("model.holdout_fraction", 0.0), ("run.flush_denormal", False)),
     "library": (),
 }
 PHASES = ("collect", "fit", "improve", "eval")
@@ -256,14 +258,12 @@ def make_game(config: Config) -> Game:
     """The game `python -m stackelberg.run` plays with this config (`cli.run.play`: threads,
     then the torch and numpy seeds, then the players and the game), without a run folder: its
     reports are the run's metrics.csv rows."""
+    from stackelberg.core.process import prepare_process
     from stackelberg.core.registry import build_players
 
     run = config.run
     device = check_device(run.device)
-    if run.threads:
-        torch.set_num_threads(run.threads)
-    torch.manual_seed(run.seed)
-    np.random.seed(run.seed)
+    prepare_process(run)
     task = tasks.make(run.task)
     policy, model = build_players(config, task, device)
     return Game(task, policy, model, config.schedule, seed=run.seed, perturbations=run.perturb,

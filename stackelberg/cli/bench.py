@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "games (default: the run's)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value of every solve/per1k game, both configurations "
-                        "(the paper's model.holdout_fraction=0.0 still wins)")
+                        "(the paper configuration's own keys still win)")
     p.add_argument("--out", default="runs/out/bench.json")
     p.add_argument("--quick", action="store_true",
                    help="small sizes and few repeats: checks the bench runs, measures little")

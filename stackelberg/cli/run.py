@@ -18,7 +18,6 @@ import typing
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import numpy as np
 import torch
 
 from stackelberg import tasks
@@ -27,6 +26,7 @@ from stackelberg.config import (RESUMABLE, Config, config_changes, config_record
                                 resume_config, set_value)
 from stackelberg.core.errors import NonFiniteError, UserInputError, check_output_dir, exit_with, from_os_error, make_output_dir
 from stackelberg.cli.args import ArgumentParser
+from stackelberg.core.process import prepare_process
 from stackelberg.core.schedules import SCHEDULES, Schedule, make_schedule
 from stackelberg.core.run_folder import RunFolder, RunRecorder
 from stackelberg.core.tensorboard_log import TensorBoardLog, require_tensorboard
@@ -370,10 +370,7 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
 
     changes = changes or {}
     run = config.run
-    if run.threads:
-        torch.set_num_threads(run.threads)
-    torch.manual_seed(run.seed)
-    np.random.seed(run.seed)
+    prepare_process(run)
     task = tasks.make(run.task)
     lock, created = None, not out.exists()
     try:

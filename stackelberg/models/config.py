@@ -40,7 +40,8 @@ class ModelConfig:
     # epoch each member's held-out loss is checked, training stops once no member improved by
     # more than `holdout_threshold` (relative) for more than `holdout_patience` epochs, and
     # each member goes back to its best epoch. The schedule's epochs become an upper bound.
-    # 0 = [P]'s fixed epochs.
+    # 0 = [P]'s fixed epochs, the default here; the PAL and BR solvers default to 0.2
+    # (`stackelberg.config.SOLVER_DEFAULTS`).
     holdout_fraction: float = 0.0
     holdout_patience: int = 5
     holdout_threshold: float = 0.01
