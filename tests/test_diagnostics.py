@@ -243,3 +243,41 @@ def test_module_entry_point_exit_code_without_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("error:")
+
+
+def test_replot_from_json_records_equals_the_measurement(tiny_run, tmp_path, capsys):
+    """A figure of several runs from their JSON alone: the numbers read back are the ones
+    written (members, alive, NaN where a look-ahead had no start left)."""
+    png = tmp_path / "m.png"
+    assert diagnose.main([str(tiny_run), "--starts", "2", "--horizon", "6", "--out", str(png)]) == 0
+    stages, title = diagnose.read_numbers(png.with_suffix(".json"))
+    written = json.loads(png.with_suffix(".json").read_text())
+    assert title.startswith("PAL on inverted-pendulum") and [s["iteration"] for s in stages] == [0, 1]
+    for stage, raw in zip(stages, written):
+        r = stage["result"]
+        assert r.open_loop.shape == (4, 7) and r.starts == 2
+        assert r.alive.tolist() == raw["alive"]
+        expect = torch.tensor([[float("nan") if v is None else v for v in m]
+                               for m in raw["closed_loop"]["members"]])
+        assert torch.equal(r.closed_loop.isnan(), expect.isnan())
+        assert torch.allclose(r.closed_loop.nan_to_num(), expect.nan_to_num())
+    fig = tmp_path / "two.png"
+    json_path = str(png.with_suffix(".json"))
+    assert diagnose.main(["--replot", json_path, json_path, "--labels", "PAL", "MAL",
+                          "--out", str(fig)]) == 0
+    assert fig.stat().st_size > 5000
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--replot", "MISSING.json", "--out", "x.png"], "cannot read"),
+    (["--replot", "BAD.json", "--out", "x.png"], "is not a diagnose JSON"),
+    (["--replot", "BAD.json"], "--replot needs --out"),
+    (["--replot", "BAD.json", "--labels", "a", "b", "--out", "x.png"], "one label per JSON"),
+    ([], "give a run folder"),
+])
+def test_replot_bad_input_exit_2(tmp_path, monkeypatch, extra, message, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "BAD.json").write_text('[{"iteration": 1}]')
+    assert diagnose.main(extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Callable, Optional, Protocol, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, Union
 
 import numpy as np
 import torch
@@ -242,6 +242,17 @@ class ErrorAmplification:
     def curve(self, loop: str) -> torch.Tensor:
         """Member-averaged L(t) of "open" or "closed" loop."""
         return {"open": self.open_loop, "closed": self.closed_loop}[loop].mean(0)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ErrorAmplification":
+        """The inverse of `to_dict` (None -> NaN): a diagnose JSON redrawn without its run."""
+        def tensor(rows: Sequence[Sequence[Optional[float]]]) -> torch.Tensor:
+            return torch.tensor([[math.nan if v is None else v for v in row] for row in rows])
+
+        return cls(open_loop=tensor(data["open_loop"]["members"]),
+                   closed_loop=tensor(data["closed_loop"]["members"]),
+                   alive=torch.tensor(data["alive"]), component=str(data["component"]),
+                   starts=int(data["starts"]))
 
     def to_dict(self) -> dict:
         """JSON-ready numbers (NaN -> None)."""

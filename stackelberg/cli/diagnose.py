@@ -12,7 +12,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 
@@ -31,7 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(
         prog="python -m stackelberg.diagnose",
         description="Open- vs closed-loop model error amplification ([P] appendix B.3, Figure 6).")
-    p.add_argument("run", help="run folder (config.toml, checkpoint.pt, snapshots/)")
+    p.add_argument("run", nargs="?", help="run folder (config.toml, checkpoint.pt, snapshots/)")
+    p.add_argument("--replot", nargs="+", metavar="JSON",
+                   help="instead of a run: redraw the figure from diagnose JSON files (records), "
+                        "one row per file, e.g. PAL's and MAL's as [P] Figure 6 (needs --out)")
+    p.add_argument("--labels", nargs="+", metavar="LABEL",
+                   help="with --replot: a row title per JSON (default: the title stored in it)")
     p.add_argument("--snapshots", nargs="+", default=["all"], metavar="S",
                    help="'all' (default), iterations (e.g. 0 10 20 or 0,10,20), or 'checkpoint' "
                         "for the run's last checkpoint.pt")
@@ -134,8 +139,9 @@ def diagnose(folder: Path, snapshots: Sequence[Path], starts: int, horizon: Opti
 
 # --- outputs ----------------------------------------------------------------------------------
 
-def write_numbers(stages: list[dict], json_path: Path, csv_path: Path) -> None:
-    payload = [{k: v for k, v in s.items() if k != "result"} | s["result"].to_dict() for s in stages]
+def write_numbers(stages: list[dict], json_path: Path, csv_path: Path, title: str = "") -> None:
+    payload = [{k: v for k, v in s.items() if k != "result"} | {"title": title}
+               | s["result"].to_dict() for s in stages]
     json_path.write_text(json.dumps(payload, indent=1))
     members = stages[0]["result"].open_loop.shape[0]
     with open(csv_path, "w", newline="") as f:
@@ -152,45 +158,78 @@ def write_numbers(stages: list[dict], json_path: Path, csv_path: Path) -> None:
                                     + col.tolist())
 
 
+def read_numbers(path: Path) -> tuple[list[dict], str]:
+    """The stages and title of a JSON that `write_numbers` wrote: a figure from records."""
+    try:
+        payload = json.loads(path.read_text())
+        stages = [{"iteration": int(d["iteration"]), "samples": int(d["samples"]),
+                   "result": ErrorAmplification.from_dict(d)} for d in payload]
+    except OSError as err:
+        raise UserInputError(f"cannot read {path}: {err.strerror or err}") from None
+    except (ValueError, KeyError, TypeError) as err:
+        raise UserInputError(f"{path} is not a diagnose JSON ({type(err).__name__}: {err})") from None
+    if not stages:
+        raise UserInputError(f"{path} holds no stages")
+    return stages, str(payload[0].get("title") or path.stem)
+
+
 def plot_stages(stages: list[dict], path: Path, title: str, logy: bool = False) -> None:
     """[P] Figure 6 layout: a panel per training stage, error vs look-ahead, open vs closed."""
+    plot_rows([(title, stages)], path, f"Model error amplification, {title}", logy)
+
+
+def plot_rows(rows: Sequence[tuple[str, list[dict]]], path: Path, title: str,
+              logy: bool = False) -> None:
+    """One run's stages wrap 4 to a row; several runs get a row each (PAL above MAL, as [P])."""
     from stackelberg.analysis.plots import pyplot
 
     plt = pyplot()
-
-    n = len(stages)
-    cols = min(n, 4)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(max(3.8 * cols, 6.0), 3.0 * rows + 0.8),
+    if len(rows) == 1:
+        stages = rows[0][1]
+        cols = min(len(stages), 4)
+        grid = [stages[i:i + cols] for i in range(0, len(stages), cols)]
+        names = [""] * len(grid)
+    else:
+        cols = max(len(stages) for _, stages in rows)
+        grid = [stages for _, stages in rows]
+        names = [name for name, _ in rows]
+    fig, axes = plt.subplots(len(grid), cols, figsize=(max(3.8 * cols, 6.0), 3.0 * len(grid) + 0.8),
                              sharex=True, sharey=True, squeeze=False)
-    for ax, stage in zip(axes.flat, stages):
-        r: ErrorAmplification = stage["result"]
-        t = torch.arange(r.horizon + 1).numpy()
-        for loop, per, color in (("open loop", r.open_loop, "tab:red"),
-                                 ("closed loop", r.closed_loop, "tab:blue")):
-            ax.plot(t, per.mean(0).numpy(), color=color, label=loop)
-            ax.fill_between(t, per.min(0).values.numpy(), per.max(0).values.numpy(), color=color,
-                            alpha=0.2, linewidth=0)
-        ended = (r.alive < r.starts).nonzero()
-        if len(ended):  # later points average over fewer starts: jumps there are not dynamics
-            ax.axvline(int(ended[0]), color="gray", ls=":", lw=1, label="first real termination")
-        ax.set_title(f"iter {stage['iteration']}, {stage['samples']:,} samples", fontsize=10)
-        ax.set_xlabel("look-ahead t (steps)")
-        ax.tick_params(labelbottom=True)  # sharex hides them above a hidden (empty) panel
-        ax.grid(alpha=0.3)
-        if logy:
-            ax.set_yscale("log")
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
+    for ax_row, stages, name in zip(axes, grid, names):
+        for ax, stage in zip(ax_row, stages):
+            draw_stage(ax, stage, name, logy)
+        for ax in ax_row[len(stages):]:
+            ax.set_visible(False)
+    first = grid[0][0]["result"]
     for ax in axes[:, 0]:
-        ax.set_ylabel(f"E||s_t^W - s_t^M||, {stages[0]['result'].component}")
+        ax.set_ylabel(f"E||s_t^W - s_t^M||, {first.component}")
     axes[0, 0].legend(fontsize=9)
-    first = stages[0]["result"]
-    fig.suptitle(f"Model error amplification, {title}\n{first.starts} starts from the env's reset; "
+    fig.suptitle(f"{title}\n{first.starts} starts from the env's reset; "
                  f"line = mean of {first.open_loop.shape[0]} members, band = min-max", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def draw_stage(ax: Any, stage: dict, name: str, logy: bool) -> None:
+    """One panel: open and closed loop, member mean and min-max band."""
+    r: ErrorAmplification = stage["result"]
+    t = torch.arange(r.horizon + 1).numpy()
+    for loop, per, color in (("open loop", r.open_loop, "tab:red"),
+                             ("closed loop", r.closed_loop, "tab:blue")):
+        ax.plot(t, per.mean(0).numpy(), color=color, label=loop)
+        ax.fill_between(t, per.min(0).values.numpy(), per.max(0).values.numpy(), color=color,
+                        alpha=0.2, linewidth=0)
+    ended = (r.alive < r.starts).nonzero()
+    if len(ended):  # later points average over fewer starts: jumps there are not dynamics
+        ax.axvline(int(ended[0]), color="gray", ls=":", lw=1, label="first real termination")
+    prefix = f"{name}: " if name else ""
+    ax.set_title(f"{prefix}iter {stage['iteration']}, {stage['samples']:,} samples", fontsize=10)
+    ax.set_xlabel("look-ahead t (steps)")
+    ax.tick_params(labelbottom=True)  # sharex hides them above a hidden (empty) panel
+    ax.grid(alpha=0.3)
+    if logy:
+        ax.set_yscale("log")
 
 
 # limits of the numeric flags: what a look-ahead measurement can use, not what argparse allows
@@ -219,8 +258,38 @@ def check_args(args: argparse.Namespace, folder: Path) -> Path:
     return check_figure_path(png, "--out")
 
 
+def replot(args: argparse.Namespace) -> Path:
+    """--replot: the figure from diagnose JSONs alone (no run folder, no snapshot)."""
+    if args.run is not None:
+        raise UserInputError("give a run folder or --replot JSON files, not both")
+    if not args.out:
+        raise UserInputError("--replot needs --out PNG (the figure to write)")
+    if args.labels and len(args.labels) != len(args.replot):
+        raise UserInputError(f"--labels needs one label per JSON: {len(args.replot)} JSON files, "
+                             f"{len(args.labels)} labels")
+    png = check_figure_path(check_output_file(Path(args.out), "--out"), "--out")
+    rows = [read_numbers(Path(path)) for path in args.replot]
+    labelled = [(label, stages) for label, (stages, _) in zip(args.labels, rows)] if args.labels \
+        else [(title, stages) for stages, title in rows]
+    make_output_dir(png.parent, "the folder of --out")
+    title = "Model error amplification" + (f", {labelled[0][0]}" if len(labelled) == 1 else "")
+    try:
+        plot_rows(labelled, png, title, args.logy)
+    except OSError as err:
+        raise UserInputError(f"cannot write {err.filename or png}: {err.strerror or err}") from None
+    return png
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.replot:
+        try:
+            print(f"wrote {replot(args)}", file=sys.stderr)
+        except UserInputError as err:
+            return exit_with(err)
+        return 0
+    if args.run is None:
+        return exit_with(UserInputError("give a run folder (or --replot JSON files with --out)"))
     folder = Path(args.run)
     try:
         png = check_args(args, folder)
@@ -230,7 +299,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                  args.seed)
         make_output_dir(png.parent, "the folder of --out")
         try:
-            write_numbers(stages, png.with_suffix(".json"), png.with_suffix(".csv"))
+            write_numbers(stages, png.with_suffix(".json"), png.with_suffix(".csv"), title)
             plot_stages(stages, png, title, args.logy)
         except OSError as err:
             raise UserInputError(f"cannot write {err.filename or png}: {err.strerror or err}") from None
