@@ -1,12 +1,17 @@
 """In-hand pen reorientation: gymnasium-robotics `AdroitHandPen-v1` with DAPG's 100-step horizon.
 
 The paper used mj_envs' `pen-v0`; v1 is its maintained port (same model, obs, dense reward). Two
-differences matter: v1 registers 200 steps (we pass 100, as pen-v0 did), and pen-v0 ended the
-episode when the pen dropped (z < 0.075) while v1 never terminates. We follow v1: no termination,
-and a dropped pen just keeps paying the -5 penalty until the time limit.
+differences matter: v1 registers 200 steps (we pass 100, as pen-v0 did), and pen-v0 ends the
+episode when the pen drops (z < 0.075) while v1 never terminates. `pen` follows the paper's
+pen-v0: the episode ends at the drop, in the world (a wrapper) and in the model's rollouts
+(`pen_done`), as the authors' code does (mj_envs `pen_v0.py`: `done = True` on a drop; their
+model-based NPG cuts model rollouts at the first drop with the env's `truncate_paths`). Ending
+there keeps the -5 of the drop step and stops the value targets from bootstrapping through a
+fallen pen. `pen-noterm` is v1 as Gymnasium-Robotics ships it (the runs before 2026-12-03).
 """
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import gymnasium as gym
@@ -18,6 +23,7 @@ from stackelberg.tasks.base import Task
 HORIZON = 100
 OBS_DIM, ACT_DIM = 45, 24
 PEN_POS_Z = 26  # obs[24:27] = pen position
+DROP_HEIGHT = 0.075  # pen-v0: below this the pen has fallen (-5 per step, and the episode ends)
 PEN_DIR, GOAL_DIR, POS_ERR = slice(33, 36), slice(36, 39), slice(39, 42)
 MIN_SUCCESS_STEPS = 20  # DAPG: success = goal achieved on MORE than 20 of the 100 steps
 
@@ -50,12 +56,25 @@ def pen_reward(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> 
     dtype = next_obs.dtype
     return (-dist + sim + 10.0 * (close & (sim > 0.9)).to(dtype)
             + 50.0 * (close & (sim > 0.95)).to(dtype)
-            - 5.0 * (next_obs[..., PEN_POS_Z] < 0.075).to(dtype))
+            - 5.0 * (next_obs[..., PEN_POS_Z] < DROP_HEIGHT).to(dtype))
 
 
 def pen_done(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-    """AdroitHandPen-v1 never terminates (pen-v0 stopped on a drop; we follow v1)."""
+    """pen-v0's termination: the pen has dropped below the hand (z < 0.075)."""
+    return next_obs[..., PEN_POS_Z] < DROP_HEIGHT
+
+
+def never_done(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+    """AdroitHandPen-v1 never terminates."""
     return torch.zeros(next_obs.shape[:-1], dtype=torch.bool, device=next_obs.device)
+
+
+class EndOnDrop(gym.Wrapper):
+    """pen-v0's episode end on v1: `terminated` once the pen is below DROP_HEIGHT."""
+
+    def step(self, action):  # type: ignore[no-untyped-def]
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, bool(terminated or obs[PEN_POS_Z] < DROP_HEIGHT), truncated, info
 
 
 def pen_success(episode_obs: torch.Tensor) -> torch.Tensor:
@@ -64,25 +83,37 @@ def pen_success(episode_obs: torch.Tensor) -> torch.Tensor:
     return goal_achieved(episode_obs[..., 1:, :]).sum(dim=-1) > MIN_SUCCESS_STEPS
 
 
-def make_pen_env(seed: Optional[int] = None) -> gym.Env:
+def make_pen_env(seed: Optional[int] = None, end_on_drop: bool = True) -> gym.Env:
     _register()
     env = gym.make("AdroitHandPen-v1", max_episode_steps=HORIZON)
+    if end_on_drop:
+        env = EndOnDrop(env)
     env.reset(seed=seed)
     return env
 
 
-def pen() -> Task:
+def _pen_task(name: str, end_on_drop: bool, ending: str) -> Task:
     return Task(
-        name="pen",
-        make_env=make_pen_env,
+        name=name,
+        make_env=functools.partial(make_pen_env, end_on_drop=end_on_drop),
         reward_fn=pen_reward,
-        termination_fn=pen_done,
+        termination_fn=pen_done if end_on_drop else never_done,
         horizon=HORIZON,
         obs_dim=OBS_DIM,
         act_dim=ACT_DIM,
         act_low=np.full(ACT_DIM, -1.0),
         act_high=np.full(ACT_DIM, 1.0),
         success_fn=pen_success,
-        description=("Adroit hand pen reorientation (gymnasium-robotics AdroitHandPen-v1, 100 "
-                     "steps, no termination); success = goal reached on more than 20 steps."),
+        description=(f"Adroit hand pen reorientation (gymnasium-robotics AdroitHandPen-v1, 100 "
+                     f"steps, {ending}); success = goal reached on more than 20 steps."),
     )
+
+
+def pen() -> Task:
+    """The paper's pen-v0: the episode ends when the pen drops."""
+    return _pen_task("pen", True, "the episode ends when the pen drops, as pen-v0")
+
+
+def pen_noterm() -> Task:
+    """AdroitHandPen-v1 unchanged: a dropped pen keeps paying -5 until the time limit."""
+    return _pen_task("pen-noterm", False, "no termination, as v1")

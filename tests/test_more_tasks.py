@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from stackelberg.tasks.ant import ant
-from stackelberg.tasks.pen import MIN_SUCCESS_STEPS, goal_achieved, pen
+from stackelberg.tasks.pen import MIN_SUCCESS_STEPS, goal_achieved, pen, pen_noterm
 from stackelberg.tasks.reacher import GOAL_HIGH, GOAL_LOW, NOMINAL_FOREARM, Reacher7DOFEnv, reacher_7dof
 
-FACTORIES = {"reacher-7dof": reacher_7dof, "pen": pen, "ant": ant}
-DIMS = {"reacher-7dof": (20, 7), "pen": (45, 24), "ant": (28, 8)}
+FACTORIES = {"reacher-7dof": reacher_7dof, "pen": pen, "pen-noterm": pen_noterm, "ant": ant}
+DIMS = {"reacher-7dof": (20, 7), "pen": (45, 24), "pen-noterm": (45, 24), "ant": (28, 8)}
 
 
 def _rollout(task, seed: int, steps: int, act_scale: float = 1.0):
@@ -51,7 +51,7 @@ def test_dims_and_spaces(name):
     env.close()
 
 
-@pytest.mark.parametrize("name", ["reacher-7dof", "pen"])
+@pytest.mark.parametrize("name", ["reacher-7dof", "pen-noterm"])
 def test_truncates_at_horizon_without_termination(name):
     task = FACTORIES[name]()
     env = task.make_env(1)
@@ -68,7 +68,8 @@ def test_ant_time_limit_is_1000():
     env.close()
 
 
-@pytest.mark.parametrize("name,steps", [("reacher-7dof", 200), ("pen", 250), ("ant", 400)])
+@pytest.mark.parametrize("name,steps", [("reacher-7dof", 200), ("pen", 250), ("pen-noterm", 250),
+                                        ("ant", 400)])
 def test_reward_and_termination_parity(name, steps):
     task = FACTORIES[name]()
     o, a, n, r, term = _rollout(task, seed=3, steps=steps)
@@ -276,12 +277,14 @@ def test_pen_success_needs_more_than_20_steps():
     assert goal_achieved(eps).sum().item() == 20 + 21 + 21 + 21
 
 
-def test_pen_bonus_and_drop_terms_match_env():
+@pytest.mark.parametrize("factory", [pen, pen_noterm])
+def test_pen_bonus_and_drop_terms_match_env(factory):
     """Random actions never reach the goal, so align the goal with the pen (every bonus branch
-    then occurs as the pen drifts) and drop the pen below z = 0.075 (the -5 penalty)."""
+    then occurs as the pen drifts) and drop the pen below z = 0.075 (the -5 penalty; `pen`
+    ends the episode there, as pen-v0 did, `pen-noterm` does not)."""
     import mujoco
 
-    task = pen()
+    task = factory()
     env = task.make_env(0)
     base = env.unwrapped
     obs = base._get_obs()
@@ -306,5 +309,8 @@ def test_pen_bonus_and_drop_terms_match_env():
     assert goal_achieved(n).tolist() == flags and any(flags) and not all(flags)
     assert (r > 55).any() and ((r > 5) & (r < 15)).any() and (r < 0).any()
     assert (n[:, 26] < 0.075).any()
+    dropped = n[:, 26] < 0.075
+    assert term.tolist() == (dropped.tolist() if task.name == "pen" else [False] * 60)
+    assert not dropped[:50].any() and dropped[50:].all()
     _check_parity(task, o, a, n, r, term)
     env.close()
