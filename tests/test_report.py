@@ -171,3 +171,35 @@ def test_smooth_on_the_command_line_plots_and_rejects_a_bad_window(tmp_path, cap
     assert "| dclaw-turn | pal | 1 | 3000 | 0.4 (one seed) | 1 |" in capsys.readouterr().out  # table stays raw
     assert report_cli.main([str(run), "--smooth", "-5"]) == 2
     assert "--smooth must be a positive number" in capsys.readouterr().err
+
+
+PUBLISHED = "# task: t\n# label: Other (2019)\nsamples,mean,std\n1000,5,1\n2000,15,\n3000,30,2\n"
+
+
+def test_a_published_curve_is_listed_apart_with_where_its_mean_reaches_the_target(tmp_path, capsys):
+    write_run(tmp_path / "a0", 0)
+    (tmp_path / "pub.csv").write_text(PUBLISHED)
+    curve = report.load_published(tmp_path / "pub.csv")
+    assert curve.task == "t" and curve.label == "Other (2019)" and list(curve.samples) == [1000, 2000, 3000]
+    assert np.isnan(curve.std[1]) and curve.std[2] == 2 and curve.first_reaching(15) == 2000
+    png = tmp_path / "fig.png"
+    assert report_cli.main([str(tmp_path / "a0"), "--target", "15", "--published", str(tmp_path / "pub.csv"),
+                            "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "| t | pal | 1 | 2000 | 20 (one seed) | 20 | 2000 |" in out  # the run, unchanged
+    assert "| t | Other (2019) (published) | - | 3000 | 30 (published mean) | 30 | 2000 (mean curve) | - | - |" in out
+    assert png.stat().st_size > 5000
+
+
+@pytest.mark.parametrize("text,message", [
+    ("samples,mean\n1000,5\n", "needs '# task: ...'"),
+    ("# task: t\n# label: x\nsamples,value\n1000,5\n", "columns samples,mean"),
+    ("# task: t\n# label: x\nsamples,mean\n2000,5\n1000,6\n", "samples must be finite and increase"),
+    ("# task: t\n# label: x\nsamples,mean\n1000,high\n", "row 1 column mean is not a number"),
+])
+def test_a_malformed_published_curve_is_one_line_and_exit_2(tmp_path, capsys, text, message):
+    write_run(tmp_path / "a0", 0)
+    (tmp_path / "pub.csv").write_text(text)
+    assert report_cli.main([str(tmp_path / "a0"), "--published", str(tmp_path / "pub.csv")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

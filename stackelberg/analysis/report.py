@@ -215,6 +215,49 @@ _BOOKKEEPING = {"seed", "out", "samples", "threads", "device", "checkpoint_every
                 "plot_every", "render_every", "tensorboard"}
 
 
+@dataclass
+class PublishedCurve:
+    """A learning curve another paper published, entered as data (not run here): drawn dashed
+    beside the runs and listed in the table as "published", never pooled with seeds. The CSV
+    has `# task: NAME` and `# label: TEXT` comment lines, then `samples,mean[,std]` rows."""
+
+    path: Path
+    task: str
+    label: str
+    samples: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray  # NaN where the source gives none
+
+    def first_reaching(self, target: float, lower_is_better: bool = False) -> Optional[int]:
+        hits = np.nonzero(self.mean <= target if lower_is_better else self.mean >= target)[0]
+        return int(self.samples[hits[0]]) if hits.size else None
+
+
+def load_published(path: Path) -> PublishedCurve:
+    text = read_text(path)
+    meta = {}
+    body = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            key, _, value = line[1:].partition(":")
+            meta[key.strip()] = value.strip()
+        elif line.strip():
+            body.append(line)
+    rows = list(csv.DictReader(io.StringIO("\n".join(body))))
+    missing = [k for k in ("task", "label") if not meta.get(k)]
+    if missing or not rows or not {"samples", "mean"} <= set(rows[0]):
+        raise UserInputError(f"{path} is not a published curve: it needs '# task: ...' and "
+                             f"'# label: ...' lines and columns samples,mean[,std]")
+    where = lambda i, key: f"{path} row {i + 1} column {key}"
+    samples = np.array([_number(r["samples"], where(i, "samples")) for i, r in enumerate(rows)])
+    mean = np.array([_number(r["mean"], where(i, "mean")) for i, r in enumerate(rows)])
+    std = np.array([_number(r.get("std", ""), where(i, "std"), empty_is_nan=True)
+                    for i, r in enumerate(rows)])
+    if not (np.all(np.isfinite(samples)) and np.all(np.diff(samples) > 0)):
+        raise UserInputError(f"{path}: samples must be finite and increase")
+    return PublishedCurve(path, meta["task"], meta["label"], samples, mean, std)
+
+
 def _hashable(value: Any) -> Any:
     """TOML data (lists, inline tables) as values that can be compared in sets."""
     if isinstance(value, list):
@@ -322,7 +365,7 @@ def group(curves: Sequence[RunCurve]) -> dict[tuple[str, str], list[RunCurve]]:
 
 
 def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[float],
-         x_axis: str = "samples") -> None:
+         x_axis: str = "samples", published: Sequence[PublishedCurve] = ()) -> None:
     """Mean over seeds with its 95% band and every seed's own curve. With three or more groups
     each gets its own panel (shared axes), so bands do not hide each other. The band is clipped
     to the range the data covers: with three seeds and returns that are either 0 or 1000, the
@@ -339,6 +382,8 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
                              sharex=True, sharey=True, squeeze=False)
     low = min(float(np.nanmin(c.values)) for _, cs in items for c in cs)
     high = max(float(np.nanmax(c.values)) for _, cs in items for c in cs)
+    if published and x_axis != "samples":
+        raise UserInputError("a published curve is over samples; drop --x seconds or --published")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     several_tasks = len({task for task, _ in groups}) > 1  # then the legend names the task too
     for i, ((task, algo), curves) in enumerate(items):
@@ -363,8 +408,11 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
         ax.grid(alpha=0.3)
         if n > 1:  # a panel per group: its name as the panel's title, where a long one fits
             ax.set_title(label, fontsize=8, color=color)
-        else:
-            ax.legend(loc="best", fontsize=8)
+    for ax in axes.flat[:len(items) if n > 1 else 1]:
+        for k, curve in enumerate(published):
+            draw_published(ax, curve, ("black", "dimgray", "gray")[k % 3])
+        if n == 1 or published:
+            ax.legend(loc="best", fontsize=8 if n == 1 else 7)
     for ax in axes.flat[len(items) if n > 1 else 1:]:
         ax.set_visible(False)
     for ax in axes.flat[len(items) - cols:len(items)] if n > 1 else axes[-1]:
@@ -380,12 +428,37 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
     plt.close(fig)
 
 
+def draw_published(ax: Any, curve: PublishedCurve, color: str) -> None:
+    """Dashed, with its own spread where the source gives one: it is data, not a run here."""
+    ax.plot(curve.samples, curve.mean, color=color, ls="--", lw=1.8, label=f"{curve.label} (published)")
+    if not np.isnan(curve.std).all():
+        ax.fill_between(curve.samples, curve.mean - curve.std, curve.mean + curve.std, color=color,
+                        alpha=0.08, linewidth=0)
+
+
+def published_rows(published: Sequence[PublishedCurve], target: Optional[float],
+                   lower_is_better: bool) -> list[str]:
+    """Table rows of published curves, in `table`'s columns; timing is not theirs to give."""
+    best = np.nanmin if lower_is_better else np.nanmax
+    lines = []
+    for curve in published:
+        row = [curve.task, f"{curve.label} (published)", "-", str(int(curve.samples[-1])),
+               f"{_num(float(curve.mean[-1]))} (published mean)", _num(float(best(curve.mean)))]
+        if target is not None:
+            hit = curve.first_reaching(target, lower_is_better)
+            row.append("not reached" if hit is None else f"{hit} (mean curve)")
+        row += ["-", "-"]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
 def _num(x: float) -> str:
     """Returns like 1000.0 in full, distances like 0.0123 with three significant digits."""
     return f"{x:.1f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
-def table(groups: dict, metric: str, target: Optional[float], lower_is_better: bool = False) -> str:
+def table(groups: dict, metric: str, target: Optional[float], lower_is_better: bool = False,
+          published: Sequence[PublishedCurve] = ()) -> str:
     best_name = "lowest" if lower_is_better else "best"
     head = ["task", "algo", "seeds", "samples (last)", f"final {metric} (mean ± 95% CI)",
             f"{best_name} {metric} (mean)"]
@@ -406,6 +479,7 @@ def table(groups: dict, metric: str, target: Optional[float], lower_is_better: b
         row.append(f"{np.mean([c.seconds[-1] / len(c.values) for c in curves]):.1f}")
         row.append(f"{np.mean([1000 * c.seconds[-1] / c.samples[-1] for c in curves]):.1f}")
         lines.append("| " + " | ".join(row) + " |")
+    lines += published_rows(published, target, lower_is_better)
     recovery = recovery_table(groups, metric, lower_is_better)
     return "\n".join(lines) + ("\n\n" + recovery if recovery else "")
 

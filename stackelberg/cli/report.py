@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 from stackelberg.analysis import report as analysis
 from stackelberg.analysis.report import (bins_table, differing_keys, group, label_variants,
-                                         load_run, plot, table)
+                                         load_published, load_run, plot, table)
 from stackelberg.cli.args import ArgumentParser, finite_float
 from stackelberg.core.errors import (UserInputError, check_figure_path, exit_with, from_os_error,
                                      make_output_dir)
@@ -39,6 +39,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--pool", action="store_true",
                    help="one group per task and algorithm even where the runs' configs differ "
                         "(the keys that differ are printed), instead of one group per variant")
+    p.add_argument("--published", action="append", default=[], metavar="CSV",
+                   help="a learning curve another paper published, drawn dashed and listed as "
+                        "published (CSV: '# task:' and '# label:' lines, columns samples,mean[,std]; "
+                        "e.g. runs/gym/published/mbpo_hopper.csv); repeatable")
     args = p.parse_args(argv)
     for flag in ("bins", "smooth"):
         value = getattr(args, flag)
@@ -49,6 +53,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.plot:
             check_figure_path(Path(args.plot), "--plot")
         curves = [load_run(Path(f), args.metric) for f in args.folders]
+        published = [load_published(Path(f)) for f in args.published]
         if args.until is not None:
             curves = [c.until(args.until) for c in curves]
     except UserInputError as err:
@@ -70,12 +75,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                f"{args.smooth:,.0f} samples' evaluations" if args.smooth else "")
         try:
             make_output_dir(Path(args.plot).parent, "the folder of --plot")
-            plot(shown, args.metric, Path(args.plot), title, args.target, args.x)
+            plot(shown, args.metric, Path(args.plot), title, args.target, args.x, published)
         except UserInputError as err:
             return exit_with(err)
         except OSError as err:
             return exit_with(UserInputError(f"cannot write {args.plot}: {err.strerror or err}"))
-    print(table(groups, args.metric, args.target, args.lower_is_better))
+    print(table(groups, args.metric, args.target, args.lower_is_better, published))
     if args.bins is not None:
         print("\n" + bins_table(groups, args.metric, args.bins))
     return 0
