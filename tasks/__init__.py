@@ -9,7 +9,7 @@ from stackelberg.tasks.ant import ant
 from stackelberg.tasks.gym_tasks import hopper, inverted_pendulum
 from stackelberg.tasks.pen import pen, pen_noterm
 from stackelberg.tasks.reacher import reacher_7dof
-from stackelberg.tasks.robel import dclaw_turn, dclaw_turn_fixed, dkitty_orient
+from stackelberg.tasks.robel import dclaw_turn, dclaw_turn_fixed, dclaw_turn_vel, dkitty_orient
 
 _REGISTRY: Dict[str, Callable[[], Task]] = {
     "inverted-pendulum": inverted_pendulum,
@@ -20,6 +20,7 @@ _REGISTRY: Dict[str, Callable[[], Task]] = {
     "pen-noterm": pen_noterm,
     "dclaw-turn": dclaw_turn,
     "dclaw-turn-fixed": dclaw_turn_fixed,
+    "dclaw-turn-vel": dclaw_turn_vel,
     "dkitty-orient": dkitty_orient,
 }
 

@@ -102,6 +102,7 @@ _TASK_COMPONENTS: dict[str, Component] = {
     "hopper": index_component([1], name="torso angle (rad)"),
     "dclaw-turn": angle_component(9, 10, "valve angle (rad)"),
     "dclaw-turn-fixed": angle_component(9, 10, "valve angle (rad)"),
+    "dclaw-turn-vel": angle_component(9, 10, "valve angle (rad)"),
 }
 
 

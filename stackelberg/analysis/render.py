@@ -62,8 +62,10 @@ DEFAULT_CAMERAS: dict[str, Union[str, FreeCamera]] = {
     "ant": "track",
     "reacher-7dof": FreeCamera((0.2, -0.4, -0.1), 2.2, 120.0, -30.0),
     "pen": "fixed",
+    "pen-noterm": "fixed",
     "dclaw-turn": FreeCamera((0.0, 0.0, 0.04), 0.55, 30.0, -45.0),
     "dclaw-turn-fixed": FreeCamera((0.0, 0.0, 0.04), 0.55, 30.0, -45.0),
+    "dclaw-turn-vel": FreeCamera((0.0, 0.0, 0.04), 0.55, 30.0, -45.0),
     "dkitty-orient": FreeCamera((0.0, -0.3, 0.1), 2.1, 90.0, -65.0),
 }
 
@@ -188,8 +190,10 @@ POSES: dict[str, PoseFn] = {
     "ant": _pose_ant,
     "reacher-7dof": _pose_reacher,
     "pen": _pose_pen,
+    "pen-noterm": _pose_pen,
     "dclaw-turn": _pose_dclaw,
     "dclaw-turn-fixed": _pose_dclaw,
+    "dclaw-turn-vel": _pose_dclaw,
     "dkitty-orient": _pose_dkitty,
 }
 
