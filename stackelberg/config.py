@@ -387,8 +387,8 @@ SAVED_REQUIRED = ("task", "algo", "seed", "samples")
 
 
 # Keys added with a default other than the behaviour before them: the value a config.toml written
-# before the key existed ran with, so such a folder resumes as it ran (a dataclass default that
-# is the old behaviour, like model.holdout_fraction = 0, needs no entry)
+# before the key existed ran with, so such a folder resumes as it ran (a default that is the old
+# behaviour, like model.holdout_fraction = 0, needs no entry)
 SAVED_WITHOUT_KEY: dict[str, Any] = {"run.flush_denormal": False}
 
 
@@ -451,22 +451,10 @@ def _last(overrides: Overrides, key: str) -> Any:
     return next((v for k, v in reversed(list(overrides)) if k == key), None)
 
 
-# Defaults a solver sets outside its schedule: ours, not [P] (README deviation table). PAL's and
-# BR's model player fits the small recent buffer for a fixed 100 epochs in [P], which memorises it
-# (fresh-data loss 0.2-0.38 against 0.001 on the buffer, runs/notes/dclaw-investigation.md
-# 7.11-7.15); stopped on held-out trajectories the fit takes ~1/11 of the steps with curves within
-# noise on 3 seeds (runs/notes/issue28-dclaw.md 1.3, runs/notes/speed.md). A config.toml
-# written before this default keeps the value it ran with (the dataclass default, 0 = [P]).
-SOLVER_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
-    "pal": {"model": {"holdout_fraction": 0.2}},
-    "br": {"model": {"holdout_fraction": 0.2}},
-}
-
-
 def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Overrides = ()) -> Config:
-    """The config of a new run: the algorithm's (schedule and `SOLVER_DEFAULTS`) and the policy
-    player's defaults < `toml` (a config file's data) < `overrides`, validated against the task
-    (every field, the perturbations against the task and the budget). Reads and writes no file; imports the
+    """The config of a new run: the algorithm's (its schedule) and the policy player's defaults
+    < `toml` (a config file's data) < `overrides`, validated against the task (every field, the
+    perturbations against the task and the budget). Reads and writes no file; imports the
     modules of `run.imports` (file and overrides together) first, so their tasks and players
     count. `run.algo` is the one key that picks the defaults (the schedule), so it is read
     before the layers apply."""
@@ -485,7 +473,6 @@ def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Override
         raise UserInputError(f"unknown algorithm {algo!r}; valid: {', '.join(sorted(SCHEDULES))}")
     config = Config()
     config.schedule = make_schedule(algo)
-    apply_dict(config, SOLVER_DEFAULTS.get(algo, {}))
     # the modules first: they may register the task and players the layers name
     probe = Config()
     for key, value in [("run.imports", file_run.get("imports", ()))] + \

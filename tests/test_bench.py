@@ -81,7 +81,8 @@ def test_quick_bench_writes_every_section(tmp_path, capsys):
                      (result["pal_iteration"][0], "seconds")]:
         assert row[f"{key}_min"] <= row[key] <= row[f"{key}_max"]
     solve = result["solve"]
-    runs = {name: solve["configurations"][name]["runs"] for name in ("paper", "library")}
+    runs = {name: solve["configurations"][name]["runs"] for name in ("paper", "library", "fast-fit")}
+    assert set(solve["ratio"]) == {"library", "fast-fit"}
     assert all(len(r) == 1 and r[0]["iterations"] == len(r[0]["eval_returns"]) for r in runs.values())
     assert result["per_1000_samples"][0]["configurations"]["paper"]["samples"] > 0
     printed = capsys.readouterr().out
@@ -90,18 +91,29 @@ def test_quick_bench_writes_every_section(tmp_path, capsys):
 
 def test_solve_configurations_differ_only_in_the_fit_and_denormal_flushing():
     """"paper" is the library's config with [P]'s fixed-epoch fit and no denormal flushing,
-    whatever the defaults are."""
+    "fast-fit" the library's with the held-out early stop, whatever the defaults are."""
     paper = bench.game_config("inverted-pendulum", 1, "paper", threads=1, samples=15_000)
     library = bench.game_config("inverted-pendulum", 1, "library", threads=1, samples=15_000)
+    fast = bench.game_config("inverted-pendulum", 1, "fast-fit", threads=1, samples=15_000)
     assert paper.model.holdout_fraction == 0.0 and paper.run.flush_denormal is False
+    assert fast.model.holdout_fraction == 0.2
     changed = set(config_changes(library, paper))
     expected = {key for key, value in (("model.holdout_fraction", library.model.holdout_fraction != 0.0),
                                        ("run.flush_denormal", library.run.flush_denormal)) if value}
     assert changed == expected
+    assert set(config_changes(fast, library)) == {"model.holdout_fraction"}
     assert (paper.run.seed, paper.run.samples, paper.run.threads) == (1, 15_000, 1)
-    # the bench's --set reaches both, and cannot make "paper" stop being the paper's fit
+    # the bench's --set reaches all, and cannot make "paper" stop being the paper's fit
     pinned = bench.game_config("inverted-pendulum", 0, "paper", [("model.holdout_fraction", "0.3")])
     assert pinned.model.holdout_fraction == 0.0
+
+
+def test_configurations_flag_always_plays_the_baseline():
+    args = bench_cli.build_parser().parse_args(["--only", "solve", "per1k", "--configurations", "fast-fit",
+                                                "--solve-seeds", "0", "1", "--per1k-tasks", "hopper"])
+    games = bench_cli.plan(args)
+    assert list(games["solve"]) == ["paper", "fast-fit"] and len(games["solve"]["paper"]) == 2
+    assert list(games["per1k"][0][0]) == ["paper", "fast-fit"]
 
 
 def _report(eval_return: float, iteration: int) -> IterationReport:

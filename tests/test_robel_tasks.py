@@ -479,7 +479,7 @@ def test_dclaw_vel_is_the_same_world_with_the_valve_velocity_observed():
     torch.testing.assert_close(obs[:, :30], obs_b, rtol=0, atol=0)
     torch.testing.assert_close(reward, reward_b, rtol=0, atol=0)
     assert (nxt[:, 30].abs() > 0.05).any()  # the valve does spin in these episodes
-    turned = np.unwrap(np.arctan2(nxt[:40, 10], nxt[:40, 9]).numpy())  # one episode: the angle
+    turned = np.unwrap(np.arctan2(nxt[:40, 10].numpy(), nxt[:40, 9].numpy()))  # one episode: the angle
     speed = nxt[:40, 30].numpy()  # the angle integrates it over the step
     assert np.corrcoef(np.diff(turned), (speed[1:] + speed[:-1]) / 2)[0, 1] > 0.8  # 0.86 here
     assert_parity(vel, obs, act, nxt, reward, term)

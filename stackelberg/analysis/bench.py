@@ -6,8 +6,8 @@ variants; every row warmed up, then repeated: median (min-max)), pal (one real P
 per task), solve (time to solve: PAL played until its evaluation return reaches a threshold,
 "paper" = the library as it ran before issue 32, [P]'s fixed-epoch fit and no denormal
 flushing (`model.holdout_fraction=0.0`, `run.flush_denormal=false`), against "library" = the
-resolved defaults, per seed) and
-per1k (seconds per 1000 real samples after the initial iteration, same two configurations).
+resolved defaults and "fast-fit" = the defaults with `model.holdout_fraction=0.2`, per seed) and
+per1k (seconds per 1000 real samples after the initial iteration, same configurations).
 The games are built as `python -m stackelberg.run` builds them, so a seed's numbers are the
 run's. Prints a table, writes JSON."""
 from __future__ import annotations
@@ -229,14 +229,17 @@ def bench_npg(task_name: str = "inverted-pendulum") -> dict:
 
 # --- whole games ----------------------------------------------------------------------------
 
-#: the two configurations compared: extra overrides on top of the bench's own. "paper" is [P]'s
+#: the configurations compared: extra overrides on top of the bench's own. "paper" is [P]'s
 #: fixed-epoch fit as the library ran it before issue 32 (denormals not flushed); "library"
 #: whatever the library's defaults resolve to (no override), so the comparison follows a change
-#: of the default without an edit here.
+#: of the default without an edit here; "fast-fit" the defaults with the model fit stopped on
+#: held-out trajectories (an option: faster, but PAL learns DKitty-Orient slower with it).
 CONFIGURATIONS: dict[str, tuple[tuple[str, Any], ...]] = {
     "paper": (("model.holdout_fraction", 0.0), ("run.flush_denormal", False)),
     "library": (),
+    "fast-fit": (("model.holdout_fraction", 0.2),),
 }
+BASELINE = "paper"
 PHASES = ("collect", "fit", "improve", "eval")
 #: seconds per 1000 samples: iterations timed after the initial one, per task (else 5)
 PER1K_ITERATIONS = {"hopper": 5, "dclaw-turn": 10}
@@ -312,26 +315,27 @@ def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
 
 def bench_solve(configs: dict[str, list[Config]], threshold: float) -> dict:
     """Time to solve per configuration (`configs[name]`: one config per seed, every list in
-    the same seed order). Seeds are interleaved across configurations, so a drift of the
-    machine (load, clock) falls on both alike."""
+    the same seed order; BASELINE among them). Seeds are interleaved across configurations, so a
+    drift of the machine (load, clock) falls on all alike. `ratio[name]`: baseline / name."""
     runs: dict[str, list[dict]] = {name: [] for name in configs}
     for per_seed in zip(*configs.values()):
         for name, config in zip(configs, per_seed):
             runs[name].append(solve_seed(config, threshold))
     keys = ("samples", "seconds", *(f"{p}_seconds" for p in PHASES))
     first = {name: cs[0] for name, cs in configs.items()}
-    out: dict = {"task": first["library"].run.task, "threshold": threshold,
-                 "cap": first["library"].run.samples, "threads": first["library"].run.threads,
-                 "seeds": [c.run.seed for c in configs["library"]],
-                 "differences": sorted(config_changes(first["library"], first["paper"])),
+    base = first[BASELINE]
+    out: dict = {"task": base.run.task, "threshold": threshold, "cap": base.run.samples,
+                 "threads": base.run.threads, "seeds": [c.run.seed for c in configs[BASELINE]],
                  "configurations": {}}
     for name, config in first.items():
         out["configurations"][name] = {
             "overrides": [list(item) for item in CONFIGURATIONS[name]],
+            "differences": sorted(config_changes(config, base)),
             "holdout_fraction": config.model.holdout_fraction,
             "median": {k: censored_median(runs[name], k) for k in keys}, "runs": runs[name]}
     medians = {name: out["configurations"][name]["median"] for name in configs}
-    out["ratio"] = {k: ratio(medians["paper"][k], medians["library"][k]) for k in keys}
+    out["ratio"] = {name: {k: ratio(medians[BASELINE][k], medians[name][k]) for k in keys}
+                    for name in configs if name != BASELINE}
     return out
 
 
@@ -352,13 +356,14 @@ def per_1000_row(config: Config, iterations: int) -> dict:
 
 
 def bench_per_1000(configs: dict[str, Config], iterations: int) -> dict:
-    """`per_1000_row` for each configuration of one task, and the ratio paper / library."""
+    """`per_1000_row` for each configuration of one task, and the ratios baseline / each."""
     rows = {name: per_1000_row(config, iterations) for name, config in configs.items()}
-    keys = [k for k in rows["library"] if k.endswith("_per_1000")]
-    first = configs["library"]
-    return {"task": first.run.task, "seed": first.run.seed, "threads": first.run.threads,
+    keys = [k for k in rows[BASELINE] if k.endswith("_per_1000")]
+    base = configs[BASELINE]
+    return {"task": base.run.task, "seed": base.run.seed, "threads": base.run.threads,
             "iterations": iterations, "configurations": rows,
-            "ratio": {k: ratio(rows["paper"][k], rows["library"][k]) for k in keys}}
+            "ratio": {name: {k: ratio(rows[BASELINE][k], rows[name][k]) for k in keys}
+                      for name in rows if name != BASELINE}}
 
 
 def bench_pal_iteration(config: Config, iterations: int = 2) -> dict:

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Optional, Sequence
 import torch
 
 from stackelberg.analysis import bench as analysis
-from stackelberg.analysis.bench import (CONFIGURATIONS, PER1K_ITERATIONS, bench_ensemble,
+from stackelberg.analysis.bench import (BASELINE, CONFIGURATIONS, PER1K_ITERATIONS, bench_ensemble,
                                         bench_ensemble_variants, bench_fvp, bench_npg,
                                         bench_pal_iteration, bench_per_1000, bench_solve,
                                         game_config, matmul_ceiling, spread_text)
@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per1k-seed", type=int, default=0)
     p.add_argument("--eval-episodes", type=int, help="evaluation episodes of the solve and per1k "
                                                      "games (default: the run's)")
+    p.add_argument("--configurations", nargs="+", choices=sorted(CONFIGURATIONS),
+                   default=list(CONFIGURATIONS), metavar="NAME",
+                   help=f"solve/per1k configurations ({', '.join(CONFIGURATIONS)}; default all; "
+                        f"{BASELINE} is always played, as the baseline of the ratios)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value of every solve/per1k game, both configurations "
                         "(the paper configuration's own keys still win)")
@@ -114,12 +118,13 @@ def plan(args: argparse.Namespace) -> dict[str, Any]:
         pal_overrides = (QUICK_GAME if quick else []) + [("run.eval_episodes", 1)]
         out["pal"] = [game_config(t, 0, "library", pal_overrides, threads=args.threads or 0)
                       for t in args.tasks]
+    names = [BASELINE] + [n for n in args.configurations if n != BASELINE]
     if "solve" in args.only:
         out["solve"] = {name: [game_config(args.solve_task, s, name, overrides, threads, cap)
-                               for s in seeds] for name in CONFIGURATIONS}
+                               for s in seeds] for name in names}
     if "per1k" in args.only:
         out["per1k"] = [({name: game_config(t, args.per1k_seed, name, overrides, threads)
-                          for name in CONFIGURATIONS}, k) for t, k in zip(per1k_tasks, iterations)]
+                          for name in names}, k) for t, k in zip(per1k_tasks, iterations)]
     return out
 
 
@@ -197,20 +202,22 @@ def _num(value: Optional[float], spec: str, missing: str = "-") -> str:
 
 
 def solve_lines(solve: dict) -> list[str]:
-    """Median over seeds per configuration side by side, the ratio, then every seed."""
-    paper, library = (solve["configurations"][n] for n in ("paper", "library"))
+    """Median over seeds per configuration side by side, the ratios, then every seed."""
+    confs = solve["configurations"]
+    names = list(confs)
     lines = [f"time to solve: PAL on {solve['task']}, eval return >= {solve['threshold']:g}, "
-             f"cap {solve['cap']:,} samples, seeds {solve['seeds']}, {solve['threads']} thread(s); "
-             f"paper = holdout_fraction {paper['holdout_fraction']:g}, library = "
-             f"holdout_fraction {library['holdout_fraction']:g} (differ in: "
-             f"{', '.join(solve['differences']) or 'nothing'})",
-             f"  {'median over seeds':<20}{'paper':>12}{'library':>12}{'paper/library':>15}"]
+             f"cap {solve['cap']:,} samples, seeds {solve['seeds']}, {solve['threads']} thread(s)"]
+    lines += [f"  {name}: differs from {BASELINE} in {', '.join(conf['differences']) or 'nothing'}"
+              for name, conf in confs.items() if name != BASELINE]
+    others = [n for n in names if n != BASELINE]
+    lines.append(f"  {'median over seeds':<20}" + "".join(f"{n:>12}" for n in names)
+                 + "".join(f"{BASELINE + '/' + n:>20}" for n in others))
     for key, spec in (("samples", ",.0f"), ("seconds", ".1f"), ("fit_seconds", ".1f"),
                       ("improve_seconds", ".1f"), ("eval_seconds", ".1f"), ("collect_seconds", ".1f")):
-        lines.append(f"  {key:<20}{_num(paper['median'][key], spec, 'unsolved'):>12}"
-                     f"{_num(library['median'][key], spec, 'unsolved'):>12}"
-                     f"{_num(solve['ratio'][key], '.2f'):>15}")
-    for name, conf in (("paper", paper), ("library", library)):
+        lines.append(f"  {key:<20}" + "".join(f"{_num(confs[n]['median'][key], spec, 'unsolved'):>12}"
+                                             for n in names)
+                     + "".join(f"{_num(solve['ratio'][n][key], '.2f'):>20}" for n in others))
+    for name, conf in confs.items():
         for run in conf["runs"]:
             status = "solved" if run["solved"] else "NOT solved"
             lines.append(f"  {name:<8} seed {run['seed']}: {status} at {run['samples']:,} samples, "
@@ -221,15 +228,15 @@ def solve_lines(solve: dict) -> list[str]:
 
 
 def per1k_lines(rows: list[dict]) -> list[str]:
-    lines = ["seconds per 1000 samples (after the initial iteration): paper / library (ratio)"]
+    lines = [f"seconds per 1000 samples (after the initial iteration): {BASELINE} / each (ratio)"]
     for row in rows:
-        paper, library = (row["configurations"][n] for n in ("paper", "library"))
-        parts = [f"{key.removesuffix('_seconds_per_1000') if key != 'seconds_per_1000' else 'total'} "
-                 f"{paper[key]:.1f} / {library[key]:.1f} ({_num(row['ratio'][key], '.2f')})"
-                 for key in row["ratio"]]
-        lines.append(f"  {row['task']:<18} seed {row['seed']}, {row['iterations']} iterations, "
-                     f"holdout {paper['holdout_fraction']:g} / {library['holdout_fraction']:g}: "
-                     + ", ".join(parts))
+        base = row["configurations"][BASELINE]
+        for name, ratios in row["ratio"].items():
+            conf = row["configurations"][name]
+            parts = [f"{key.removesuffix('_seconds_per_1000') if key != 'seconds_per_1000' else 'total'} "
+                     f"{base[key]:.1f} / {conf[key]:.1f} ({_num(ratios[key], '.2f')})" for key in ratios]
+            lines.append(f"  {row['task']:<18} seed {row['seed']}, {row['iterations']} iterations, "
+                         f"{BASELINE} / {name}: " + ", ".join(parts))
     return lines
 
 
