@@ -389,7 +389,7 @@ SAVED_REQUIRED = ("task", "algo", "seed", "samples")
 # Keys added with a default other than the behaviour before them: the value a config.toml written
 # before the key existed ran with, so such a folder resumes as it ran (a default that is the old
 # behaviour, like model.holdout_fraction = 0, needs no entry)
-SAVED_WITHOUT_KEY: dict[str, Any] = {"run.flush_denormal": False}
+SAVED_WITHOUT_KEY: dict[str, Any] = {"run.flush_denormal": False, "model.fit_precision": "float32"}
 
 
 def load_saved_config(path: str | Path) -> Config:
@@ -451,6 +451,17 @@ def _last(overrides: Overrides, key: str) -> Any:
     return next((v for k, v in reversed(list(overrides)) if k == key), None)
 
 
+def fit_precision_for(config: Config) -> str:
+    """`model.fit_precision` as the run will use it: "auto" is bfloat16 for the deterministic
+    ensemble fitted on a CPU with native bfloat16 (`cpu_has_native_bfloat16`), else float32."""
+    from stackelberg.models.config import fit_in_bfloat16
+
+    if config.model.fit_precision != "auto":
+        return config.model.fit_precision
+    native = fit_in_bfloat16("auto", config.run.device.split(":")[0])
+    return "bfloat16" if native and config.model_player == "deterministic" else "float32"
+
+
 def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Overrides = ()) -> Config:
     """The config of a new run: the algorithm's (its schedule) and the policy player's defaults
     < `toml` (a config file's data) < `overrides`, validated against the task (every field, the
@@ -502,6 +513,7 @@ def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Override
     task = tasks.make(config.run.task)
     # record the value the run uses, not "none" (a later default change must not alter a resume)
     config.npg.start_state_buffer_fraction = start_fraction_for(config.npg, task.horizon)
+    config.model.fit_precision = fit_precision_for(config)
     if config.run.perturb:  # sizes filled in from the task, so the record says what happened
         checked = check_perturbations(task, config.run.perturb)
         late = [p for p in checked if p.at_samples >= config.run.samples]

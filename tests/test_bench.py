@@ -90,16 +90,18 @@ def test_quick_bench_writes_every_section(tmp_path, capsys):
 
 
 def test_solve_configurations_differ_only_in_the_fit_and_denormal_flushing():
-    """"paper" is the library's config with [P]'s fixed-epoch fit and no denormal flushing,
+    """"paper" is the library's config with [P]'s fixed-epoch float32 fit and no denormal flushing,
     "fast-fit" the library's with the held-out early stop, whatever the defaults are."""
     paper = bench.game_config("inverted-pendulum", 1, "paper", threads=1, samples=15_000)
     library = bench.game_config("inverted-pendulum", 1, "library", threads=1, samples=15_000)
     fast = bench.game_config("inverted-pendulum", 1, "fast-fit", threads=1, samples=15_000)
     assert paper.model.holdout_fraction == 0.0 and paper.run.flush_denormal is False
-    assert fast.model.holdout_fraction == 0.2
+    assert paper.model.fit_precision == "float32" and fast.model.holdout_fraction == 0.2
     changed = set(config_changes(library, paper))
     expected = {key for key, value in (("model.holdout_fraction", library.model.holdout_fraction != 0.0),
-                                       ("run.flush_denormal", library.run.flush_denormal)) if value}
+                                       ("run.flush_denormal", library.run.flush_denormal),
+                                       ("model.fit_precision", library.model.fit_precision != "float32"))
+                if value}
     assert changed == expected
     assert set(config_changes(fast, library)) == {"model.holdout_fraction"}
     assert (paper.run.seed, paper.run.samples, paper.run.threads) == (1, 15_000, 1)

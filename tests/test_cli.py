@@ -66,7 +66,7 @@ def test_config_file_and_cli_precedence(tmp_path):
     (["--set", "model.augment_symmetry=true"], "inverted-pendulum has none"),
     (["--task", "dclaw-turn", "--policy", "mbpo", "--set", "model.augment_symmetry=true"],
      "deterministic ensemble only"),
-    (["--set", "model.fit_precision=float16"], "model.fit_precision must be one of float32, bfloat16"),
+    (["--set", "model.fit_precision=float16"], "model.fit_precision must be one of auto, float32, bfloat16"),
     (["--policy", "mbpo", "--set", "model.fit_precision=bfloat16"], "deterministic ensemble only"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):

@@ -141,3 +141,46 @@ def test_symmetry_augmentation_trains_on_the_buffer_and_its_mirror_image():
     torch.testing.assert_close(mirrored.obs_scale, both.std(0, unbiased=False))
     assert plain.obs_mean.abs().max() > 1e-3
     assert len(buffer.tensors()["obs"]) == len(data["obs"])  # the buffer itself is untouched
+
+
+def test_auto_fit_precision_is_bfloat16_only_where_the_cpu_has_it_and_the_record_says_which(
+        tmp_path, monkeypatch):
+    """"auto" resolves once, in the run's config: bfloat16 for the deterministic ensemble on a
+    CPU with native bfloat16, float32 without it, for MBPO's ensemble and on CUDA; a chosen
+    precision is kept; a config.toml from before the key resumes in float32, as it ran."""
+    from stackelberg.config import config_to_toml, load_saved_config, resolve_config
+    from stackelberg.core import process
+    from stackelberg.models.config import fit_in_bfloat16
+
+    for native in (True, False):
+        monkeypatch.setattr(process, "cpu_has_native_bfloat16", lambda: native)
+        expected = "bfloat16" if native else "float32"
+        assert resolve_config(None, []).model.fit_precision == expected
+        assert fit_in_bfloat16("auto", "cpu") is native and fit_in_bfloat16("auto", "cuda") is False
+        assert resolve_config(None, [("run.policy", "mbpo")]).model.fit_precision == "float32"
+        assert resolve_config(None, [("model.fit_precision", "float32")]).model.fit_precision == "float32"
+        assert resolve_config(None, [("model.fit_precision", "bfloat16")]).model.fit_precision == "bfloat16"
+    assert fit_in_bfloat16("bfloat16", "cpu") and not fit_in_bfloat16("float32", "cpu")
+    monkeypatch.setattr(process, "cpu_has_native_bfloat16", lambda: True)
+    text = config_to_toml(resolve_config(None, []))
+    assert 'fit_precision = "bfloat16"' in text
+    old = tmp_path / "old.toml"
+    old.write_text("\n".join(line for line in text.splitlines() if not line.startswith("fit_precision")))
+    assert load_saved_config(old).model.fit_precision == "float32"
+
+
+def test_cpu_flags_are_read_from_proc_cpuinfo(monkeypatch, tmp_path):
+    from stackelberg.core import process
+
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(process, "Path", lambda _: cpuinfo)
+    for flags, native in (("fpu avx2 avx512f", False), ("fpu avx512f avx512_bf16", True),
+                          ("fpu amx_tile amx_bf16", True)):
+        cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        process.cpu_has_native_bfloat16.cache_clear()
+        assert process.cpu_has_native_bfloat16() is native
+    cpuinfo.unlink()
+    process.cpu_has_native_bfloat16.cache_clear()
+    assert process.cpu_has_native_bfloat16() is False
+    monkeypatch.undo()
+    process.cpu_has_native_bfloat16.cache_clear()

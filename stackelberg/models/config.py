@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from stackelberg.core.errors import UserInputError
 
 
-FIT_PRECISIONS = ("float32", "bfloat16")
+FIT_PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass
@@ -33,8 +33,11 @@ class ModelConfig:
     augment_symmetry: bool = False
     # Precision of the fit's forward and backward passes. "bfloat16" runs them under CPU/CUDA
     # autocast (weights, Adam and the loss stay float32): 1.8x faster training steps on a CPU
-    # with AVX512-BF16 and the same held-out loss (runs/notes/dclaw-investigation.md 7.21). Prediction is always float32.
-    fit_precision: str = "float32"  # "float32" | "bfloat16"
+    # with AVX512-BF16 and the same held-out loss (runs/notes/dclaw-investigation.md 7.21).
+    # Prediction is always float32. "auto" (ours; [P]'s code is float32) becomes "bfloat16" for
+    # the deterministic ensemble on a CPU with native bfloat16 (AVX512-BF16 or AMX), else
+    # "float32"; the run's config.toml records which, so a resume elsewhere plays the same game.
+    fit_precision: str = "auto"  # "auto" | "float32" | "bfloat16"
     # Early stopping on held-out real trajectories (not in [P], whose fit runs the schedule's
     # epochs): this fraction of the buffer's trajectories is held out of the fit; after every
     # epoch each member's held-out loss is checked, training stops once no member improved by
@@ -105,3 +108,14 @@ class ProbabilisticModelConfig:
         for ok, message in checks:
             if not ok:
                 raise UserInputError(f"probabilistic model: {message}")
+
+
+def fit_in_bfloat16(precision: str, device_type: str) -> bool:
+    """Whether a fit with `model.fit_precision = precision` runs in bfloat16 on a device of
+    `device_type` ("cpu", "cuda"). "auto": on a CPU with native bfloat16 only
+    (`stackelberg.config.fit_precision_for` records the same choice in a run's config)."""
+    from stackelberg.core.process import cpu_has_native_bfloat16
+
+    if precision == "auto":
+        return device_type == "cpu" and cpu_has_native_bfloat16()
+    return precision == "bfloat16"

@@ -10,7 +10,7 @@ import torch
 from stackelberg.models.angles import apply_change, state_change
 from stackelberg.models.base import EnsembleModel, seeded
 from stackelberg.core.buffers import ReplayBuffer
-from stackelberg.models.config import ModelConfig
+from stackelberg.models.config import ModelConfig, fit_in_bfloat16
 from stackelberg.models.early_stopping import MemberEarlyStopping
 from stackelberg.models.ensemble import EnsembleLinear, EnsembleMLP
 from stackelberg.core.errors import NonFiniteError
@@ -102,7 +102,7 @@ class DynamicsEnsemble(EnsembleModel):
     def training_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The net's output in the fit's precision (`model.fit_precision`), returned as float32
         so the loss and Adam stay float32."""
-        low_precision = self.config.fit_precision == "bfloat16"
+        low_precision = fit_in_bfloat16(self.config.fit_precision, self.device.type)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=low_precision):
             return self.net(x).float()
 

@@ -274,7 +274,7 @@ def probabilistic_model(config: "Config", task: "Task", device: torch.device) ->
         raise UserInputError(
             "model.augment_symmetry is implemented for the deterministic ensemble only; "
             "use run.model_player = \"deterministic\" or drop model.augment_symmetry")
-    if config.model.fit_precision != "float32":
+    if config.model.fit_precision not in ("auto", "float32"):
         raise UserInputError(
             "model.fit_precision is implemented for the deterministic ensemble only; "
             "use run.model_player = \"deterministic\" or drop model.fit_precision")

@@ -41,6 +41,7 @@ PARTS["dclaw-turn"] = {"claw joint angles": range(0, 9), "valve cos, sin": range
                        "last action": range(11, 20), "target error": range(20, 21),
                        "claw joint velocities": range(21, 30)}
 PARTS["dclaw-turn-fixed"] = PARTS["dclaw-turn"]
+PARTS["dclaw-turn-vel"] = {**PARTS["dclaw-turn"], "valve velocity": range(30, 31)}
 
 
 def load_iterations(run: Path, iterations: range) -> dict[str, torch.Tensor]:
