@@ -203,3 +203,14 @@ def test_a_malformed_published_curve_is_one_line_and_exit_2(tmp_path, capsys, te
     assert report_cli.main([str(tmp_path / "a0"), "--published", str(tmp_path / "pub.csv")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_a_record_without_a_key_added_later_is_labelled_with_what_it_ran(tmp_path, capsys):
+    """`model.fit_precision` arrived with default float32 and became "auto" later: a record
+    without the key ran float32, and is named so beside a bfloat16 one."""
+    write_run(tmp_path / "old", 0)
+    write_run(tmp_path / "new", 1, 'fit_precision = "bfloat16"\n', values=(30, 40))
+    assert report_cli.main([str(tmp_path / "old"), str(tmp_path / "new")]) == 0
+    out = capsys.readouterr().out
+    assert "| t | pal [model.fit_precision=float32] | 1 |" in out
+    assert "| t | pal [model.fit_precision=bfloat16] | 1 |" in out

@@ -289,10 +289,13 @@ _FIXED_DEFAULT_SECTIONS = ("model", "policy", "npg", "probabilistic_model")
 
 @functools.cache
 def _later_option_defaults() -> dict[str, Any]:
-    from stackelberg.config import Config
+    """The value a record that lacks a key ran with: the value before the key existed where it
+    was added with another default (`SAVED_WITHOUT_KEY`), else today's default."""
+    from stackelberg.config import SAVED_WITHOUT_KEY, Config
 
-    return {k: v for k, v in _settings(Config().to_dict()).items()
-            if k.split(".", 1)[0] in _FIXED_DEFAULT_SECTIONS}
+    defaults = {k: v for k, v in _settings(Config().to_dict()).items()
+                if k.split(".", 1)[0] in _FIXED_DEFAULT_SECTIONS}
+    return {**defaults, **{k: v for k, v in SAVED_WITHOUT_KEY.items() if k in defaults}}
 
 
 def differing_keys(curves: Sequence[RunCurve]) -> list[str]:
