@@ -62,7 +62,7 @@ def per_dim_loss(model, data: dict[str, torch.Tensor]) -> torch.Tensor:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", type=Path)
-    p.add_argument("iteration", type=int, help="a snapshot's iteration (snapshots/iter_XXXX.pt)")
+    p.add_argument("iteration", type=int, help="a snapshot's iteration (its file is snapshots/iter_<4 digits>.pt)")
     p.add_argument("--fresh", type=int, default=1, help="iterations of fresh data after it (1)")
     p.add_argument("--buffer", type=int, default=2500, help="training samples to compare (2500)")
     args = p.parse_args()
