@@ -214,3 +214,29 @@ def test_a_record_without_a_key_added_later_is_labelled_with_what_it_ran(tmp_pat
     out = capsys.readouterr().out
     assert "| t | pal [model.fit_precision=float32] | 1 |" in out
     assert "| t | pal [model.fit_precision=bfloat16] | 1 |" in out
+
+
+def test_samples_to_target_get_a_mean_interval_and_a_ratio_between_methods(tmp_path, capsys):
+    """[P]'s "about twice as sample-efficient" as a number: mean samples to the target per method,
+    divided pairwise; a method with a seed that never gets there has no mean and is left out."""
+    write_run(tmp_path / "a0", 0, values=(10, 20, 30))  # reaches 15 at 2000
+    write_run(tmp_path / "a1", 1, values=(20, 20, 30))  # at 1000
+    write_run(tmp_path / "b0", 0, 'normalization = "mad"\n', values=(10, 10, 20))  # at 3000
+    write_run(tmp_path / "c0", 0, 'normalization = "other"\n', values=(10, 10, 10))  # never
+    (tmp_path / "pub.csv").write_text(PUBLISHED)  # its mean reaches 15 at 2000
+    folders = [str(tmp_path / n) for n in ("a0", "a1", "b0", "c0")]
+    assert report_cli.main(folders + ["--target", "15", "--published", str(tmp_path / "pub.csv")]) == 0
+    out = capsys.readouterr().out
+    low, high = stats.t.interval(0.95, 1, loc=1500, scale=stats.sem([2000, 1000]))
+    assert f"| 2000, 1000 (mean 1500 ± {(high - low) / 2:.0f}) |" in out
+    assert "| 3000 |" in out and "| not reached |" in out  # one seed: no mean to add
+    table = [line.strip("|").split(" | ") for line in out.split("row / column")[1].splitlines()
+             if line.startswith("| ")]
+    names = [n.strip() for n in table[0][1:]]
+    ratio = {(row[0].strip(), b): float(cell) for row in table[1:] for b, cell in zip(names, row[1:])}
+    a, b, pub = "t pal [model.normalization=std]", "t pal [model.normalization=mad]", "t Other (2019) (published)"
+    assert sorted(names) == sorted([a, b, pub])  # the method with a seed that never reached it is out
+    assert ratio[(a, b)] == 0.5 and ratio[(b, a)] == 2.0 and ratio[(a, pub)] == 0.75
+    assert ratio[(b, pub)] == 1.5 and ratio[(pub, pub)] == 1.0
+    # a single method that reaches the target has nothing to be compared with
+    assert report.ratio_table({("t", "pal"): [report.load_run(tmp_path / "b0", "eval_return")]}, [], 15, False) == ""

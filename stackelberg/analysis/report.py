@@ -477,14 +477,57 @@ def table(groups: dict, metric: str, target: Optional[float], lower_is_better: b
                f"{_num(mean[0])} ± {_num(ci[0])}" if len(curves) > 1 else f"{_num(mean[0])} (one seed)",
                _num(float(np.mean([best(c.values) for c in curves])))]
         if target is not None:
-            hits = [c.first_reaching(target, lower_is_better) for c in curves]
-            row.append(", ".join("not reached" if h is None else str(h) for h in hits))
+            row.append(hits_text([c.first_reaching(target, lower_is_better) for c in curves]))
         row.append(f"{np.mean([c.seconds[-1] / len(c.values) for c in curves]):.1f}")
         row.append(f"{np.mean([1000 * c.seconds[-1] / c.samples[-1] for c in curves]):.1f}")
         lines.append("| " + " | ".join(row) + " |")
     lines += published_rows(published, target, lower_is_better)
-    recovery = recovery_table(groups, metric, lower_is_better)
-    return "\n".join(lines) + ("\n\n" + recovery if recovery else "")
+    extra = [text for text in (ratio_table(groups, published, target, lower_is_better),
+                               recovery_table(groups, metric, lower_is_better)) if text]
+    return "\n\n".join(["\n".join(lines), *extra])
+
+
+def hits_text(hits: Sequence[Optional[int]]) -> str:
+    """Samples each seed needed, and their mean with its 95% interval once every seed got there."""
+    text = ", ".join("not reached" if h is None else str(h) for h in hits)
+    if len(hits) > 1 and all(h is not None for h in hits):
+        mean, ci = mean_and_ci(np.array(hits, dtype=float)[:, None])
+        text += f" (mean {mean[0]:.0f} ± {ci[0]:.0f})"
+    return text
+
+
+def samples_to_target(groups: dict, published: Sequence[PublishedCurve], target: float,
+                      lower_is_better: bool) -> dict[str, float]:
+    """Mean samples to the target of every group whose seeds all reach it, and of every published
+    curve whose mean reaches it: the entries a sample-efficiency ratio can be taken between."""
+    entries: dict[str, float] = {}
+    for (task, algo), curves in groups.items():
+        hits = [c.first_reaching(target, lower_is_better) for c in curves]
+        if all(h is not None for h in hits):
+            entries[f"{task} {algo}"] = float(np.mean(hits))
+    for curve in published:
+        hit = curve.first_reaching(target, lower_is_better)
+        if hit is not None:
+            entries[f"{curve.task} {curve.label} (published)"] = float(hit)
+    return entries
+
+
+def ratio_table(groups: dict, published: Sequence[PublishedCurve], target: Optional[float],
+                lower_is_better: bool) -> str:
+    """[P]'s "twice as sample-efficient" as a number: row's mean samples to the target divided by
+    column's, for every method whose seeds all reach it (a censored seed has no count to divide)."""
+    if target is None:
+        return ""
+    entries = samples_to_target(groups, published, target, lower_is_better)
+    if len(entries) < 2:
+        return ""
+    names = list(entries)
+    lines = [f"samples to reach {target:g}, row / column (mean over seeds; methods with a seed "
+             "that never reaches it are left out)", "",
+             "| | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+    for a in names:
+        lines.append(f"| {a} | " + " | ".join(f"{entries[a] / entries[b]:.2f}" for b in names) + " |")
+    return "\n".join(lines)
 
 
 def recovery_table(groups: dict, metric: str, lower_is_better: bool) -> str:
