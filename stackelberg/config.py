@@ -463,8 +463,8 @@ def fit_precision_for(config: Config) -> str:
 
 
 def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Overrides = ()) -> Config:
-    """The config of a new run: the algorithm's (its schedule) and the policy player's defaults
-    < `toml` (a config file's data) < `overrides`, validated against the task (every field, the
+    """The config of a new run: the algorithm's (its schedule), the task's settings for that
+    algorithm (`Task.schedule_defaults`) and the policy player's defaults < `toml` (a config file's data) < `overrides`, validated against the task (every field, the
     perturbations against the task and the budget). Reads and writes no file; imports the
     modules of `run.imports` (file and overrides together) first, so their tasks and players
     count. `run.algo` is the one key that picks the defaults (the schedule), so it is read
@@ -494,6 +494,11 @@ def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Override
     import_modules(probe.run.imports)
     policy = _last(overrides, "run.policy") or file_run.get("policy") or config.run.policy
     task_name = _last(overrides, "run.task") or file_run.get("task") or config.run.task
+    from stackelberg import tasks
+
+    if str(task_name) in tasks.names():
+        task_schedule = tasks.make(str(task_name)).schedule_defaults.get(algo, {})
+        apply_dict(config, {"schedule": dict(task_schedule)} if task_schedule else {})
     entry = policy_entry(str(policy)) if str(policy) in policy_players() else None
     if entry is not None and entry.defaults is not None:
         apply_dict(config, entry.defaults(str(task_name)))
@@ -503,8 +508,6 @@ def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Override
         if key != "run.imports":
             set_value(config, key, value)
     config.run.imports = probe.run.imports
-    from stackelberg import tasks
-
     if config.run.task not in tasks.names():
         raise UserInputError(f"unknown task {config.run.task!r}; valid tasks: "
                              f"{', '.join(tasks.names())} (a module of yours registers more: "

@@ -3,7 +3,7 @@ learned model be scored exactly as the world scores it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 import gymnasium as gym
 import numpy as np
@@ -94,6 +94,9 @@ class Task:
     `angle_dims` lists observation coordinates the world wraps into [-pi, pi): the model players
     learn their change wrapped (`stackelberg.models.angles`) unless `model.wrap_angles = false`.
     `symmetry` is a mirror symmetry of the world, used when `model.augment_symmetry = true`.
+    `schedule_defaults` are the paper's settings of a solver's schedule for this task, keyed by
+    algorithm (pen: PAL collects N = 10 x H per iteration, [P] B.1); they sit above the solver's
+    own defaults and below the policy player's, a config file and the flags.
     """
 
     name: str
@@ -114,6 +117,7 @@ class Task:
     default_dynamics_target: str = "mass"
     angle_dims: tuple[int, ...] = ()
     symmetry: Optional[Symmetry] = None
+    schedule_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def clip_action(self, act: torch.Tensor) -> torch.Tensor:
         low = torch.as_tensor(self.act_low, dtype=act.dtype, device=act.device)

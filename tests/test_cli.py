@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from stackelberg.cli import run
-from stackelberg.config import config_record
+from stackelberg.config import config_record, config_to_toml, load_saved_config
 from stackelberg.models.deterministic import DynamicsEnsemble
 from stackelberg.core.run_folder import load_checkpoint
 
@@ -220,3 +220,23 @@ def test_perturbations_from_flags_and_toml_are_recorded_with_their_sizes(tmp_pat
     texts = lambda config: tuple(p.to_text() for p in config.run.perturb)
     assert texts(flags) == texts(from_file) == texts(via_set) == expected
     assert config_record(flags)["run"]["perturb"] == list(expected)
+
+
+def test_a_task_sets_its_paper_schedule_for_one_solver_below_files_and_flags(tmp_path):
+    """[P] B.1 reports the hand with N = 10 x H for PAL: pen's PAL takes it, MAL keeps its 20 x H,
+    other tasks keep 5 x H, a config file or a flag still wins, and the saved value is what a
+    resumed folder reads (an older pen folder keeps the 5 x H it ran with)."""
+    def resolved(*argv):
+        return run.config_from_args(run.build_parser().parse_args(list(argv)))
+
+    assert resolved("--task", "pen").schedule.samples_horizon_multiple == 10
+    assert resolved("--task", "pen", "--algo", "mal").schedule.samples_horizon_multiple == 20
+    assert resolved("--task", "dclaw-turn").schedule.samples_horizon_multiple == 5
+    assert resolved("--task", "pen", "--samples-horizon-multiple", "5").schedule.samples_horizon_multiple == 5
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[run]\ntask = "pen"\n[schedule]\nsamples_horizon_multiple = 3\n')
+    assert resolved("--config", str(cfg)).schedule.samples_horizon_multiple == 3
+    saved = tmp_path / "config.toml"
+    old = resolved("--task", "pen-noterm", "--samples-horizon-multiple", "5")
+    saved.write_text(config_to_toml(old))
+    assert load_saved_config(saved).schedule.samples_horizon_multiple == 5
