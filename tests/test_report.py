@@ -240,3 +240,12 @@ def test_samples_to_target_get_a_mean_interval_and_a_ratio_between_methods(tmp_p
     assert ratio[(b, pub)] == 1.5 and ratio[(pub, pub)] == 1.0
     # a single method that reaches the target has nothing to be compared with
     assert report.ratio_table({("t", "pal"): [report.load_run(tmp_path / "b0", "eval_return")]}, [], 15, False) == ""
+
+
+def test_the_mean_over_seeds_is_drawn_only_where_every_seed_has_data():
+    """Seeds that stop at 59.3k, 59.8k and 60.9k: past 59.3k the "mean" would be one or two seeds."""
+    xs = [np.array([2500.0, 30000, 59338]), np.array([2501.0, 30000, 59755]), np.array([2600.0, 60874])]
+    grid = report.shared_grid(xs)
+    assert grid[0] == 2600 and grid[-1] == 59338 and len(grid) == 200
+    values = report.on_grid([curve(x, np.ones_like(x)) for x in xs], grid)
+    assert not np.isnan(values).any()  # every grid point has every seed

@@ -367,10 +367,17 @@ def group(curves: Sequence[RunCurve]) -> dict[tuple[str, str], list[RunCurve]]:
     return dict(sorted(groups.items()))
 
 
+def shared_grid(xs: Sequence[np.ndarray], points: int = 200) -> np.ndarray:
+    """Where a mean over seeds is drawn: the x range every seed covers. Past the shortest seed a
+    "mean" would follow whichever seeds ran longest (each seed's own line still shows all of it)."""
+    return np.linspace(max(float(x[0]) for x in xs), min(float(x[-1]) for x in xs), points)
+
+
 def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[float],
          x_axis: str = "samples", published: Sequence[PublishedCurve] = ()) -> None:
     """Mean over seeds with its 95% band and every seed's own curve. With three or more groups
-    each gets its own panel (shared axes), so bands do not hide each other. The band is clipped
+    each gets its own panel (shared axes), so bands do not hide each other. The mean is drawn over
+    the samples every seed covers; the band is clipped
     to the range the data covers: with three seeds and returns that are either 0 or 1000, the
     t-interval of the mean reaches far past anything a return can be."""
     from stackelberg.analysis.plots import pyplot
@@ -393,7 +400,7 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
         ax = axes.flat[i if n > 1 else 0]
         color = colors[i % len(colors)]
         xs = [c.samples if x_axis == "samples" else c.seconds for c in curves]
-        grid = np.linspace(min(x[0] for x in xs), max(x[-1] for x in xs), 200)
+        grid = shared_grid(xs)
         shifted = [replace(c, samples=x) for c, x in zip(curves, xs)]
         mean, ci = mean_and_ci(on_grid(shifted, grid))
         name = f"{task} {method_name(algo)}" if several_tasks else method_name(algo)
