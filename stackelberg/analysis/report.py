@@ -377,9 +377,9 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
          x_axis: str = "samples", published: Sequence[PublishedCurve] = ()) -> None:
     """Mean over seeds with its 95% band and every seed's own curve. With three or more groups
     each gets its own panel (shared axes), so bands do not hide each other. The mean is drawn over
-    the samples every seed covers; the band is clipped
-    to the range the data covers: with three seeds and returns that are either 0 or 1000, the
-    t-interval of the mean reaches far past anything a return can be."""
+    the samples every seed covers; the band is clipped to the range the data covers: with three
+    seeds and returns that are either 0 or 1000, the t-interval of the mean reaches far past
+    anything a return can be."""
     from stackelberg.analysis.plots import pyplot
 
     plt = pyplot()
