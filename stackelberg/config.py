@@ -464,7 +464,7 @@ def fit_precision_for(config: Config) -> str:
 
 def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Overrides = ()) -> Config:
     """The config of a new run: the algorithm's (its schedule), the task's settings for that
-    algorithm (`Task.schedule_defaults`) and the policy player's defaults < `toml` (a config
+    algorithm (`Task.algo_defaults`) and the policy player's defaults < `toml` (a config
     file's data) < `overrides`, validated against the task (every field, the perturbations
     against the task and the budget). Reads and writes no file; imports the modules of
     `run.imports` (file and overrides together) first, so their tasks and players count.
@@ -498,9 +498,9 @@ def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Override
     from stackelberg import tasks
 
     if str(task_name) in tasks.names():
-        task_schedule = tasks.make(str(task_name)).schedule_defaults.get(algo)
-        if task_schedule:
-            apply_dict(config, {"schedule": dict(task_schedule)})
+        task_defaults = tasks.make(str(task_name)).algo_defaults.get(algo)
+        if task_defaults:
+            apply_dict(config, {section: dict(values) for section, values in task_defaults.items()})
     entry = policy_entry(str(policy)) if str(policy) in policy_players() else None
     if entry is not None and entry.defaults is not None:
         apply_dict(config, entry.defaults(str(task_name)))

@@ -94,9 +94,10 @@ class Task:
     `angle_dims` lists observation coordinates the world wraps into [-pi, pi): the model players
     learn their change wrapped (`stackelberg.models.angles`) unless `model.wrap_angles = false`.
     `symmetry` is a mirror symmetry of the world, used when `model.augment_symmetry = true`.
-    `schedule_defaults` are the paper's settings of a solver's schedule for this task, keyed by
-    algorithm (pen: PAL collects N = 10 x H per iteration, [P] B.1); they sit above the solver's
-    own defaults and below the policy player's, a config file and the flags.
+    `algo_defaults` are this task's settings for one solver, keyed by algorithm, as config
+    sections (`{"pal": {"schedule": {"samples_horizon_multiple": 10}}}`: pen's PAL collects
+    N = 10 x H per iteration, [P] B.1); they sit above the solver's own defaults and below the
+    policy player's, a config file and the flags.
     """
 
     name: str
@@ -117,7 +118,7 @@ class Task:
     default_dynamics_target: str = "mass"
     angle_dims: tuple[int, ...] = ()
     symmetry: Optional[Symmetry] = None
-    schedule_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    algo_defaults: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
 
     def clip_action(self, act: torch.Tensor) -> torch.Tensor:
         low = torch.as_tensor(self.act_low, dtype=act.dtype, device=act.device)

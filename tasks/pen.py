@@ -105,7 +105,7 @@ def _pen_task(name: str, end_on_drop: bool, ending: str) -> Task:
         act_high=np.full(ACT_DIM, 1.0),
         success_fn=pen_success,
         # [P] B.1: the hand is reported with N = 10 x H for PAL ("more stable"; 5 x H elsewhere)
-        schedule_defaults={"pal": {"samples_horizon_multiple": 10}},
+        algo_defaults={"pal": {"schedule": {"samples_horizon_multiple": 10}}},
         description=(f"Adroit hand pen reorientation (gymnasium-robotics AdroitHandPen-v1, 100 "
                      f"steps, {ending}); success = goal reached on more than 20 steps."),
     )

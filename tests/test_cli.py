@@ -240,3 +240,38 @@ def test_a_task_sets_its_paper_schedule_for_one_solver_below_files_and_flags(tmp
     old = resolved("--task", "pen-noterm", "--samples-horizon-multiple", "5")
     saved.write_text(config_to_toml(old))
     assert load_saved_config(saved).schedule.samples_horizon_multiple == 5
+
+
+def test_a_task_can_default_any_config_section_for_one_solver():
+    """`Task.algo_defaults` holds config sections, not just the schedule: a task of one's own sets
+    PAL's model and NPG keys, MAL keeps the library's, a flag still wins, and an unknown section
+    is refused by name when the config resolves."""
+    import dataclasses
+    from stackelberg import tasks
+    from stackelberg.core.errors import UserInputError
+
+    def resolved(*argv):
+        return run.config_from_args(run.build_parser().parse_args(list(argv)))
+
+    def tuned():
+        return dataclasses.replace(tasks.make("inverted-pendulum"), name="pendulum-tuned", algo_defaults={
+            "pal": {"model": {"ensemble_size": 2}, "npg": {"delta": 0.02}}})
+
+    def broken():
+        return dataclasses.replace(tasks.make("inverted-pendulum"), name="pendulum-broken",
+                                   algo_defaults={"pal": {"modle": {"ensemble_size": 2}}})
+
+    tasks.register("pendulum-tuned", tuned)
+    tasks.register("pendulum-broken", broken)
+    try:
+        pal = resolved("--task", "pendulum-tuned")
+        assert (pal.model.ensemble_size, pal.npg.delta) == (2, 0.02)
+        mal = resolved("--task", "pendulum-tuned", "--algo", "mal")
+        library = resolved("--task", "inverted-pendulum", "--algo", "mal")
+        assert (mal.model.ensemble_size, mal.npg.delta) == (library.model.ensemble_size, library.npg.delta)
+        assert resolved("--task", "pendulum-tuned", "--set", "npg.delta=0.07").npg.delta == 0.07
+        with pytest.raises(UserInputError, match="modle"):
+            resolved("--task", "pendulum-broken")
+    finally:
+        tasks._REGISTRY.pop("pendulum-tuned")
+        tasks._REGISTRY.pop("pendulum-broken")
