@@ -417,7 +417,7 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
             ax.axhline(target, color="gray", ls=":", lw=1)
         ax.grid(alpha=0.3)
         if n > 1:  # a panel per group: its name as the panel's title, where a long one fits
-            ax.set_title(label, fontsize=8, color=color)
+            ax.set_title(textwrap.fill(label, 70), fontsize=8, color=color)  # a variant's keys run long
     for ax in axes.flat[:len(items) if n > 1 else 1]:
         for k, curve in enumerate(published):
             draw_published(ax, curve, ("black", "dimgray", "gray")[k % 3])
