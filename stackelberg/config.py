@@ -498,9 +498,8 @@ def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Override
     from stackelberg import tasks
 
     if str(task_name) in tasks.names():
-        task_defaults = tasks.make(str(task_name)).algo_defaults.get(algo)
-        if task_defaults:
-            apply_dict(config, {section: dict(values) for section, values in task_defaults.items()})
+        task_defaults = tasks.make(str(task_name)).algo_defaults.get(algo, {})
+        apply_dict(config, {section: dict(values) for section, values in task_defaults.items()})
     entry = policy_entry(str(policy)) if str(policy) in policy_players() else None
     if entry is not None and entry.defaults is not None:
         apply_dict(config, entry.defaults(str(task_name)))
