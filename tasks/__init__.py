@@ -7,7 +7,7 @@ from stackelberg.tasks.check import TaskCheck, TaskError, check_task, validate_t
 from stackelberg.tasks.base import ParamValue, ScoreFn, SuccessFn, Symmetry, Task, TransitionFn, WorldChange
 from stackelberg.tasks.ant import ant
 from stackelberg.tasks.gym_tasks import hopper, inverted_pendulum
-from stackelberg.tasks.pen import pen, pen_noterm
+from stackelberg.tasks.pen import pen, pen_noterm, pen_vel
 from stackelberg.tasks.reacher import reacher_7dof
 from stackelberg.tasks.robel import dclaw_turn, dclaw_turn_fixed, dclaw_turn_vel, dkitty_orient
 
@@ -18,6 +18,7 @@ _REGISTRY: Dict[str, Callable[[], Task]] = {
     "reacher-7dof": reacher_7dof,
     "pen": pen,
     "pen-noterm": pen_noterm,
+    "pen-vel": pen_vel,
     "dclaw-turn": dclaw_turn,
     "dclaw-turn-fixed": dclaw_turn_fixed,
     "dclaw-turn-vel": dclaw_turn_vel,

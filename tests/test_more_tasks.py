@@ -7,11 +7,13 @@ import pytest
 import torch
 
 from stackelberg.tasks.ant import ant
-from stackelberg.tasks.pen import MIN_SUCCESS_STEPS, goal_achieved, pen, pen_noterm
+from stackelberg.tasks.pen import MIN_SUCCESS_STEPS, goal_achieved, pen, pen_noterm, pen_vel
 from stackelberg.tasks.reacher import GOAL_HIGH, GOAL_LOW, NOMINAL_FOREARM, Reacher7DOFEnv, reacher_7dof
 
-FACTORIES = {"reacher-7dof": reacher_7dof, "pen": pen, "pen-noterm": pen_noterm, "ant": ant}
-DIMS = {"reacher-7dof": (20, 7), "pen": (45, 24), "pen-noterm": (45, 24), "ant": (28, 8)}
+FACTORIES = {"reacher-7dof": reacher_7dof, "pen": pen, "pen-noterm": pen_noterm, "pen-vel": pen_vel,
+             "ant": ant}
+DIMS = {"reacher-7dof": (20, 7), "pen": (45, 24), "pen-noterm": (45, 24), "pen-vel": (69, 24),
+        "ant": (28, 8)}
 
 
 def _rollout(task, seed: int, steps: int, act_scale: float = 1.0):
@@ -69,6 +71,7 @@ def test_ant_time_limit_is_1000():
 
 
 @pytest.mark.parametrize("name,steps", [("reacher-7dof", 200), ("pen", 250), ("pen-noterm", 250),
+                                        ("pen-vel", 250),
                                         ("ant", 400)])
 def test_reward_and_termination_parity(name, steps):
     task = FACTORIES[name]()
@@ -277,7 +280,7 @@ def test_pen_success_needs_more_than_20_steps():
     assert goal_achieved(eps).sum().item() == 20 + 21 + 21 + 21
 
 
-@pytest.mark.parametrize("factory", [pen, pen_noterm])
+@pytest.mark.parametrize("factory", [pen, pen_noterm, pen_vel])
 def test_pen_bonus_and_drop_terms_match_env(factory):
     """Random actions never reach the goal, so align the goal with the pen (every bonus branch
     then occurs as the pen drifts) and drop the pen below z = 0.075 (the -5 penalty; `pen`
@@ -310,7 +313,26 @@ def test_pen_bonus_and_drop_terms_match_env(factory):
     assert (r > 55).any() and ((r > 5) & (r < 15)).any() and (r < 0).any()
     assert (n[:, 26] < 0.075).any()
     dropped = n[:, 26] < 0.075
-    assert term.tolist() == (dropped.tolist() if task.name == "pen" else [False] * 60)
+    assert term.tolist() == (dropped.tolist() if task.name != "pen-noterm" else [False] * 60)
     assert not dropped[:50].any() and dropped[50:].all()
     _check_parity(task, o, a, n, r, term)
     env.close()
+
+
+def test_pen_vel_observes_pen_then_the_hands_joint_velocities():
+    """pen-vel's obs is pen's 45 dims (the same world, seeded alike) then qvel[0:24], step by step."""
+    plain, with_vel = pen().make_env(4), pen_vel().make_env(4)
+    first, _ = plain.reset(seed=4)
+    second, _ = with_vel.reset(seed=4)
+    np.testing.assert_array_equal(second[:45], first)
+    np.testing.assert_array_equal(second[45:], np.zeros(24))
+    rng = np.random.default_rng(4)
+    for _ in range(10):
+        a = rng.uniform(-1, 1, 24)
+        first, r1, *_ = plain.step(a)
+        second, r2, *_ = with_vel.step(a)
+        np.testing.assert_array_equal(second[:45], first)
+        np.testing.assert_array_equal(second[45:], with_vel.unwrapped.data.qvel[:24])
+        assert r1 == r2
+    assert np.abs(second[45:]).max() > 0.1  # the fingers do move
+    plain.close(); with_vel.close()
