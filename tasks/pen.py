@@ -12,7 +12,7 @@ fallen pen. `pen-noterm` is v1 as Gymnasium-Robotics ships it (the runs before 2
 `pen-vel` (ours, not the paper's) appends the hand's 24 joint velocities to pen-v0's 45-dim
 observation. pen-v0 observes the hand's joint positions only; under the fingers' soft position
 servos (kp = 1) where a finger goes next depends on how fast it moves, so from the 45 dims a model
-cannot predict the hand (runs/notes/issue29-suite.md: held-out error on the hand's joints 1.17 of
+cannot predict the hand (runs/fig2-robel/probes/pen_markov_state.py: held-out error on the hand's joints 1.17 of
 their variance without the velocities, 0.05 with them). The first 45 dims, the reward, the drop
 and the success test are pen's.
 """
