@@ -190,6 +190,16 @@ def test_ray_backend_runs_cells_as_ray_tasks(tmp_path):
     assert rows_without_timing(tmp_path / "cli") == rows_without_timing(cell.folder)
 
 
+def test_the_plotting_module_loads_the_agg_c_extension_at_import():
+    """A stop signal inside a C extension's initialisation surfaces as ImportError, not as an
+    interrupt; a run imports the plotting module before its loop, so that module must load the
+    Agg extension itself (pyplot alone defers it to the first figure, mid-training)."""
+    code = ("import sys, stackelberg.analysis.plots; "
+            "print('matplotlib.backends._backend_agg' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+
+
 def test_sigterm_to_the_sweep_stops_its_runs_cleanly(tmp_path):
     """`kill`/`timeout`/a scheduler stop a sweep with SIGTERM: its runs must stop too (not go on
     as orphans) and through their interrupted path, leaving a resumable cell."""

@@ -15,6 +15,10 @@ def pyplot() -> ModuleType:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot
+    # pyplot loads the backend's C extension only at the first figure; load it here, so a
+    # run that imports this module before its loop gets no ImportError from a stop signal
+    # that lands inside that initialisation mid-training
+    import matplotlib.backends.backend_agg  # noqa: F401
 
     return matplotlib.pyplot
 
