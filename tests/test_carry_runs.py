@@ -51,3 +51,13 @@ def test_a_carried_run_is_restored_exactly_and_a_changed_data_file_is_refused(tm
     with pytest.raises(SystemExit, match="differs from the checkpoint"):
         carry.restore(carried)
     assert not folder.exists()
+
+
+def test_a_run_too_big_for_git_is_refused_and_nothing_is_left(tmp_path, carry, monkeypatch):
+    folder = tmp_path / "out" / "group" / "pal-s0"
+    assert run.main([*ARGS, "--samples", "500", "--out", str(folder)]) == 0
+    monkeypatch.setattr(carry, "MAX_BYTES", 1000)
+    with pytest.raises(SystemExit, match="checkpoint.pt is .* MB, over the 5 MB"):
+        carry.save(folder)
+    assert not (tmp_path / "carry" / "group" / "pal-s0").exists()
+    assert (folder / "checkpoint.pt").exists()

@@ -13,7 +13,9 @@ buffer's hash differs, so a restored run resumes exactly as the original would h
     .venv/bin/python runs/scripts/carry_runs.py restore            # every carried run
     .venv/bin/python runs/scripts/carry_runs.py drop runs/carry/i29/ant/ant-pal-s0   # once finished
 
-Snapshots, checkpoint_prev.pt and figures are not carried: a resume does not need them.
+Snapshots, checkpoint_prev.pt and figures are not carried: a resume does not need them. A run
+whose carried checkpoint is over 5 MB (e.g. PAL on Ant: the ensemble and its Adam state) is
+refused: git keeps no file that big, so such a run has to finish on one machine.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ RUNS = Path(__file__).resolve().parents[1]  # runs/
 OUT, CARRY = RUNS / "out", RUNS / "carry"
 FILES = ("config.toml", "metrics.csv", "policy_best.pt")
 STRIPPED = "carried_replay"  # checkpoint key: what was left out of the replay
+MAX_BYTES = 5 * 1024 * 1024  # per carried file
 
 
 def replay_digest(trajectories: list[dict]) -> str:
@@ -71,6 +74,14 @@ def save(run: Path) -> Path:
     state["replay"] = {**state["replay"], "trajectories": []}
     (dest / "data").mkdir(parents=True, exist_ok=True)
     torch.save(state, dest / "checkpoint.pt")
+    sizes = {p.name: p.stat().st_size
+             for p in [dest / "checkpoint.pt", *(run / n for n in FILES if (run / n).exists())]}
+    too_big = {name: size for name, size in sizes.items() if size > MAX_BYTES}
+    if too_big:
+        shutil.rmtree(dest)
+        name, size = next(iter(too_big.items()))
+        sys.exit(f"{run}: {name} is {size / 2**20:.1f} MB, over the 5 MB a file in git may "
+                 f"have; finish this run on one machine")
     for path in data_files(run, int(state["iteration"])):
         if not (dest / "data" / path.name).exists():
             shutil.copy2(path, dest / "data" / path.name)
