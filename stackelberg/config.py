@@ -59,6 +59,12 @@ class RunConfig:
     plot_every: int = 5
     render_every: int = 0  # a video of one episode every K iterations into <out>/videos; 0 = off
     tensorboard: bool = False  # also write every metric to <out>/tensorboard (needs tensorboard)
+    # end the run early once a complete `stop_window`-sample bin of evaluations has mean
+    # `stop_metric` >= `stop_value` (`--stop-at eval_success=0.9`; stackelberg/core/stop_rule.py);
+    # "" = run the whole budget
+    stop_metric: str = ""
+    stop_value: float = 0.0
+    stop_window: int = 10_000
     # world changes during the run, e.g. "dynamics@10000:target=forearm,scale=1.3" or "goals@8000"
     # (syntax and defaults: stackelberg/worlds/perturbations.py). Parsed once, when set: the
     # field holds `Perturbation` objects (text in TOML, with sizes filled in once resolved)
@@ -114,6 +120,9 @@ class Config:
             (self.run.model_player in model_players(),
              f"run.model_player must be one of {', '.join(model_players())}, got "
              f"{self.run.model_player!r} (a module of yours registers more: --import MODULE)"),
+            (self.run.stop_metric in ("", "eval_return", "eval_success"),
+             f"run.stop_metric must be eval_return, eval_success or \"\" (no early stop), got "
+             f"{shown(self.run.stop_metric)}"),
             (re.fullmatch(r"cpu|cuda(:\d+)?", self.run.device) is not None,
              f"run.device must be cpu, cuda or cuda:N, got {shown(self.run.device)}"),
         ]
@@ -259,7 +268,7 @@ def apply_dict(config: Config, data: dict[str, Any]) -> None:
 FIELD_LIMITS: dict[str, str] = {
     "run.samples": ">= 1", "run.seed": "[0, 4294967295]", "run.eval_episodes": ">= 0",
     "run.threads": "[0, 4096]", "run.checkpoint_every": ">= 1", "run.snapshot_every": ">= 0",
-    "run.plot_every": ">= 0",
+    "run.plot_every": ">= 0", "run.stop_window": ">= 1",
     "schedule.initial_samples": ">= 1", "schedule.samples_per_iteration": ">= 1",
     "schedule.samples_horizon_multiple": ">= 1", "schedule.samples_cap": ">= 1",
     "schedule.buffer_capacity": ">= 1", "schedule.model_epochs": ">= 1",
@@ -538,7 +547,7 @@ def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Override
 RESUMABLE = frozenset({
     "run.samples", "run.threads", "run.flush_denormal", "run.eval_episodes", "run.checkpoint_every",
     "run.snapshot_every", "run.plot_every", "run.render_every", "run.tensorboard",
-    "schedule.npg_steps", "schedule.model_epochs", "schedule.model_min_steps",
+    "run.stop_metric", "run.stop_value", "run.stop_window", "schedule.npg_steps", "schedule.model_epochs", "schedule.model_min_steps",
     "schedule.model_max_steps",
     "model.lr", "model.weight_decay", "probabilistic_model.lr",
     "npg.delta", "npg.max_kl", "npg.cg_iters", "npg.cg_damping", "npg.entropy_coef",

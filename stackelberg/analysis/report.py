@@ -212,7 +212,7 @@ def load_run(folder: Path, metric: str) -> RunCurve:
 
 # [run] keys that say how a run was carried out or stored, not what was run
 _BOOKKEEPING = {"seed", "out", "samples", "threads", "device", "checkpoint_every", "snapshot_every",
-                "plot_every", "render_every", "tensorboard"}
+                "plot_every", "render_every", "tensorboard", "stop_metric", "stop_value", "stop_window"}
 
 
 @dataclass

@@ -29,6 +29,7 @@ from stackelberg.cli.args import ArgumentParser
 from stackelberg.core.process import prepare_process
 from stackelberg.core.schedules import SCHEDULES, Schedule, make_schedule
 from stackelberg.core.run_folder import RunFolder, RunRecorder
+from stackelberg.core.stop_rule import parse_stop_at, target_bin
 from stackelberg.core.tensorboard_log import TensorBoardLog, require_tensorboard
 
 LEADERS = {"policy": "pal", "model": "mal"}
@@ -90,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--render-every", type=int, metavar="K",
                    help="a video of one episode every K iterations into <out>/videos (0 = off, "
                         "the default; stackelberg.render)")
+    p.add_argument("--stop-at", metavar="METRIC=VALUE",
+                   help="end the run once a complete run.stop_window-sample bin (default 10000) "
+                        "of evaluations has a mean METRIC >= VALUE, e.g. eval_success=0.9 "
+                        "(METRIC: eval_return or eval_success); default: the whole budget")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last checkpoint, with its own config; "
@@ -134,6 +139,9 @@ def overrides_from_args(args: argparse.Namespace) -> list[tuple[str, Any]]:
         value = getattr(args, flag)
         if value is not None and value is not False:  # 0 is a value (and refused as a budget)
             overrides.append((key, tuple(value) if flag == "perturb" else value))
+    if args.stop_at is not None:
+        metric, value = parse_stop_at(args.stop_at)
+        overrides += [("run.stop_metric", metric), ("run.stop_value", value)]
     return overrides + _set_items(args.set)
 
 
@@ -359,6 +367,13 @@ def _build(build_players: Any, config: Config, task: Any, device: torch.device) 
                              "its sizes (hidden_sizes, ensemble_size)") from None
 
 
+def stop_target(rows: Sequence[dict], run: Any) -> Optional[tuple[int, float]]:
+    """The bin that met the run's `--stop-at` target, if it has one and a bin has met it."""
+    if not run.stop_metric:
+        return None
+    return target_bin(rows, run.stop_metric, run.stop_value, run.stop_window)
+
+
 def play(config: Config, device: torch.device, out: Path, progress: bool = True,
          resume: bool = False, changes: Optional[dict[str, tuple[Any, Any]]] = None) -> int:
     """Run (or resume) the game into `out`; the exit code (0 done, 1 diverged, 2 bad input,
@@ -374,6 +389,9 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     task = tasks.make(run.task)
     lock, created = None, not out.exists()
     try:
+        if run.stop_metric == "eval_success" and getattr(task, "success_fn", None) is None:
+            raise UserInputError(f"--stop-at eval_success: task {run.task} has no success test; "
+                                 f"stop at eval_return instead")
         policy, model = _build(build_players, config, task, device)
         lock = lock_run_folder(out)  # held until this process ends, however it ends
         game = Game(task, policy, model, config.schedule, seed=run.seed, perturbations=run.perturb,
@@ -423,10 +441,12 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     verb = f"resuming at {game.samples} samples" if resume else f"{run.samples} samples"
     print(f"{name} on {run.task}, {verb}, seed {run.seed} -> {out}", file=sys.stderr)
     code = 0
+    reached = stop_target(recorder.rows, run) if resume else None
     try:
         before = game.samples
-        for report in game.play(run.samples):
-            last = game.samples >= run.samples
+        for report in ([] if reached else game.play(run.samples)):
+            reached = stop_target([*recorder.rows, report.row()], run)
+            last = game.samples >= run.samples or reached is not None
             recorder.save_iteration(game, report, checkpoint_every=run.checkpoint_every,
                             snapshot_every=run.snapshot_every, plot_every=run.plot_every,
                             last=last)
@@ -444,6 +464,8 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
             if not math.isnan(report.eval_success):
                 postfix["success"] = f"{report.eval_success:.0%}"
             bar.set_postfix(postfix)
+            if reached:
+                break
     except NonFiniteError as err:
         bar.close()
         print("\n" + divergence_message(err, game, config, out, saved), file=sys.stderr)
@@ -465,6 +487,11 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
             return 130
         final = recorder.rows[-1]
         status = "done" if code == 0 else "stopped"
+        if reached and code == 0:
+            start, mean = reached
+            status = (f"target reached ({run.stop_metric} {mean:.4g} >= {run.stop_value:g} over "
+                      f"the evaluations at {start}-{start + run.stop_window} samples; to go on, "
+                      f"--resume --set run.stop_metric=); done")
         print(f"{status}: {final['samples']} samples (budget {run.samples}), eval return "
               f"{final['eval_return']:.1f}, metrics in {folder.metrics_file}", file=sys.stderr)
     lock.close()
