@@ -26,6 +26,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 from scipy import stats
 
+from stackelberg.core.bins import bin_means
 from stackelberg.core.errors import UserInputError
 
 
@@ -75,12 +76,7 @@ class RunCurve:
     def binned(self, width: float) -> dict[int, float]:
         """Mean of the evaluations in each `width`-sample bin, keyed by the bin's first sample:
         how a slow-moving metric (a log-std, a model loss) drifts, without one noisy row."""
-        keys = (self.samples // width * width).astype(int)
-        out = {}
-        for key in np.unique(keys):
-            values = self.values[(keys == key) & ~np.isnan(self.values)]
-            out[int(key)] = float(values.mean()) if values.size else float("nan")
-        return out
+        return bin_means(self.samples, self.values, width)
 
     def smoothed(self, window: float) -> "RunCurve":
         """Each evaluation replaced by the mean of the evaluations in the trailing `window`

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from typing import Iterable, Optional
 
+import numpy as np
+
+from stackelberg.core.bins import bin_means
 from stackelberg.core.errors import UserInputError
 
 STOP_METRICS = ("eval_return", "eval_success")
@@ -35,19 +38,20 @@ def target_bin(rows: Iterable[dict], metric: str, value: float, window: int
                ) -> Optional[tuple[int, float]]:
     """(first sample of the bin, its mean) for the first complete `window`-sample bin whose
     mean `metric` is >= `value`; None if no complete bin has reached it yet."""
-    bins: dict[int, list[float]] = {}
-    newest = -1
-    for row in rows:
-        samples = int(row["samples"])
-        newest = max(newest, samples // window)
-        try:
-            number = float(row.get(metric, math.nan))
-        except (TypeError, ValueError):
-            number = math.nan
-        if not math.isnan(number):
-            bins.setdefault(samples // window, []).append(number)
-    for index in sorted(bins):
-        mean = sum(bins[index]) / len(bins[index])
-        if index < newest and mean >= value:
-            return index * window, mean
+    rows = list(rows)
+    if not rows:
+        return None
+    samples = np.array([int(row["samples"]) for row in rows])
+    values = np.array([_number(row.get(metric)) for row in rows])
+    newest = int(samples.max()) // window * window  # the bin still being filled
+    for start, mean in sorted(bin_means(samples, values, window).items()):
+        if start < newest and mean >= value:
+            return start, mean
     return None
+
+
+def _number(text: object) -> float:
+    try:
+        return float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
