@@ -461,3 +461,29 @@ def test_tanh_log_prob_matches_change_of_variables():
     reference = TransformedDistribution(Normal(mean, log_std.exp()), [TanhTransform()])
     expected = reference.log_prob(torch.tanh(u)).sum(-1)
     assert torch.allclose(tanh_log_prob(u, mean, log_std), expected, atol=1e-4)
+
+
+def test_policy_best_and_snapshots_keep_the_policy_without_the_rollouts(tmp_path):
+    """policy_best.pt and snapshots hold the acting state (no synthetic rollouts, which were
+    44 MB on Hopper), the checkpoint keeps them for an exact resume, and the lean state acts
+    as the full one does."""
+    from stackelberg.core.run_folder import RunFolder, RunRecorder, load_checkpoint
+
+    task = tasks.make("inverted-pendulum")
+    policy, model = build_mbpo_players(task, tiny_mbpo(), TINY_MODEL, seed=0)
+    game = Game(task, policy, model, PAL(initial_samples=200, samples_per_iteration=100,
+                                         buffer_capacity=None, model_epochs=2), seed=0, eval_episodes=1)
+    recorder = RunRecorder(tmp_path, "# tiny\n", "tiny")
+    for report in game.play(400):
+        recorder.save_iteration(game, report, snapshot_every=1)
+    folder = RunFolder(tmp_path)
+    full = load_checkpoint(folder.checkpoint_file)["policy"]
+    best = load_checkpoint(folder.best_policy_file)["policy"]
+    snapshot = load_checkpoint(sorted(folder.path.glob("snapshots/iter_*.pt"))[-1])["policy"]
+    assert len(full["model_buffer"]["obs"]) > 0
+    assert len(best["model_buffer"]["obs"]) == 0 and len(snapshot["model_buffer"]["obs"]) == 0
+    lean, whole = (build_mbpo_players(task, tiny_mbpo(), TINY_MODEL, seed=1)[0] for _ in range(2))
+    lean.load_state_dict(_roundtrip(policy.acting_state_dict()))
+    whole.load_state_dict(_roundtrip(policy.state_dict()))
+    obs = torch.randn(5, task.obs_dim)
+    assert torch.equal(lean.act(obs), whole.act(obs))

@@ -71,4 +71,6 @@ class PolicyPlayer(Protocol):
     def load_state_dict(self, state: dict) -> None:
         """Restore `state_dict()`. A player that keeps a link to the model (a planner) may also
         define `attach(model)`: the Game calls it once built and after every load, so the link
-        survives a resume (it is not part of the state)."""
+        survives a resume (it is not part of the state). A player whose resume state holds bulky
+        training data may also define `acting_state_dict()`: a state that `load_state_dict`
+        accepts and that acts the same, written to policy_best.pt and snapshots instead."""

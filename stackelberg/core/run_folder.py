@@ -426,11 +426,15 @@ class RunRecorder:
         every `snapshot_every` (0 = none), the plot every `plot_every` (0 = none)."""
         self.log(report)
         state = game.state_dict()
-        self.update_best(state, report)
+        # policy_best and snapshots are for acting and diagnosis: a player may keep less there
+        # than its checkpoint needs to resume (`acting_state_dict`, e.g. MBPO's rollouts)
+        acting = getattr(game.policy, "acting_state_dict", None)
+        kept = {**state, "policy": acting()} if callable(acting) else state
+        self.update_best(kept, report)
         if report.iteration % checkpoint_every == 0 or last:
             self.checkpoint(state, report)
         if snapshot_every and (report.iteration % snapshot_every == 0 or last):
-            self.snapshot(state, report)
+            self.snapshot(kept, report)
         if plot_every and report.iteration % plot_every == 0:
             self.plot()
 

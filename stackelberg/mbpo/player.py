@@ -246,7 +246,16 @@ class MBPOPolicyPlayer:
     # --- state -----------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """Tensors and plain types only (torch.load(weights_only=True) reads it back)."""
-        buffer = self.model_buffer.state_dict() if self.config.save_model_buffer else \
+        return self._state(with_model_buffer=self.config.save_model_buffer)
+
+    def acting_state_dict(self) -> dict:
+        """What policy_best.pt and snapshots keep: the state without the synthetic rollouts
+        (44 MB on Hopper at k = 1, and they only matter to the next SAC update). It loads
+        like a `save_model_buffer = false` checkpoint and acts identically."""
+        return self._state(with_model_buffer=False)
+
+    def _state(self, with_model_buffer: bool) -> dict:
+        buffer = self.model_buffer.state_dict() if with_model_buffer else \
             TransitionRing(self.task.obs_dim, self.task.act_dim, 0).state_dict()
         return {"sac": self.sac.state_dict(), "model_buffer": buffer,
                 "model_buffer_capacity": self.model_buffer.capacity,
