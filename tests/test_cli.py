@@ -1,6 +1,7 @@
 """`python -m stackelberg.run`: short runs of every algorithm, outputs, bad input, divergence."""
 import csv
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -96,6 +97,17 @@ def test_module_entry_point_exit_code_without_traceback():
     assert proc.returncode == 2
     assert "valid" in proc.stderr or "choose from" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_reader_that_leaves_early_is_not_an_error():
+    """`stackelberg.report ... | head`: the pipe closes before the table is written."""
+    record = str(Path(__file__).resolve().parents[1] / "runs/gym/records/ant-issue29/ant-pal-s0")
+    proc = subprocess.Popen([sys.executable, "-m", "stackelberg.report", record, "--bins", "20000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # long before the child's first print (it is still importing torch)
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
 
 
 def test_existing_run_folder_is_not_overwritten(tmp_path, capsys):

@@ -4,6 +4,7 @@ them, so a scheduler's `kill` stops a run or a sweep through its "interrupted" p
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -22,8 +23,14 @@ COMMANDS = {
 def run_command(name: str, argv: Optional[Sequence[str]] = None) -> int:
     """Run one command's `main(argv)` with SIGTERM raising KeyboardInterrupt."""
     module = importlib.import_module(COMMANDS[name][0])
-    with sigterm_as_interrupt():
-        return int(module.main(argv) or 0)
+    try:
+        with sigterm_as_interrupt():
+            return int(module.main(argv) or 0)
+    except BrokenPipeError:
+        # the reader left (`report ... | head`): not an error of ours; stdout goes to devnull so
+        # that the interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
