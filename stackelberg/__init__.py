@@ -35,17 +35,19 @@ def _source_checkout_tasks() -> None:
 _source_checkout_tasks()
 
 from stackelberg import tasks  # noqa: E402
-from stackelberg.config import Config, ModelConfig, NPGConfig, PolicyConfig, RunConfig  # noqa: E402
+from stackelberg.config import Config, RunConfig  # noqa: E402
+from stackelberg.models.config import ModelConfig, ProbabilisticModelConfig  # noqa: E402
+from stackelberg.npg.config import NPGConfig, PolicyConfig  # noqa: E402
 from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer, Trajectory  # noqa: E402
 from stackelberg.core.errors import NonFiniteError, UserInputError  # noqa: E402
 from stackelberg.core.game import Game, IterationReport  # noqa: E402
-from stackelberg.core.registry import (build_players, register_model_player,  # noqa: E402
+from stackelberg.core.registry import (PlayerContext, register_model_player,  # noqa: E402
                                        register_policy_player)
-from stackelberg.core.run_folder import RunFolder, RunRecorder  # noqa: E402
+from stackelberg.runner.players import build_players  # noqa: E402
+from stackelberg.runner.run_folder import RunFolder, RunRecorder  # noqa: E402
 from stackelberg.core.protocols import FitReport, ImproveReport, ModelPlayer, PolicyPlayer  # noqa: E402
 from stackelberg.core.schedules import BR, GDA, MAL, PAL, Schedule, make_schedule  # noqa: E402
-from stackelberg.mbpo.config import MBPO_TASK_DEFAULTS, MBPOConfig  # noqa: E402
-from stackelberg.models.config import ProbabilisticModelConfig  # noqa: E402
+from stackelberg.mbpo.config import MBPO_TASK_DEFAULTS, MBPOConfig, SACConfig  # noqa: E402
 from stackelberg.mbpo.player import MBPOPolicyPlayer, build_mbpo_players  # noqa: E402
 from stackelberg.models.deterministic import DynamicsEnsemble  # noqa: E402
 from stackelberg.models.probabilistic import ProbabilisticEnsemble  # noqa: E402
@@ -62,8 +64,8 @@ __all__ = [
     "ImproveReport", "ReplayBuffer", "InitialStateBuffer", "Trajectory", "Config", "ModelConfig",
     "NPGConfig", "PolicyConfig", "RunConfig", "UserInputError", "NonFiniteError",
     "ProbabilisticEnsemble", "MBPOPolicyPlayer", "build_mbpo_players", "MBPOConfig",
-    "ProbabilisticModelConfig", "MBPO_TASK_DEFAULTS", "Perturbation", "parse_perturbation",
-    "RunFolder", "RunRecorder", "register_policy_player", "register_model_player", "build_players",
+    "ProbabilisticModelConfig", "SACConfig", "MBPO_TASK_DEFAULTS", "Perturbation", "parse_perturbation",
+    "RunFolder", "RunRecorder", "register_policy_player", "register_model_player", "PlayerContext", "build_players",
     "resolve_config", "load_saved_config", "config_to_toml", "Task", "TaskError", "check_task",
     "tasks",
 ]

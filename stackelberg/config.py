@@ -1,12 +1,12 @@
-"""A run's config composed of the components' own configs, loadable from TOML.
+"""A run's config: `[run]`, `[schedule]` and one section per registered player, loadable from TOML.
 
-Each component's dataclass lives beside it (`models.config`, `npg.config`, `mbpo.config`,
-`core.schedules`); this module only composes them into `Config` and resolves a run's config
-(`resolve_config`: algorithm defaults < TOML < overrides).
-
-Sections: `[run]`, `[schedule]`, `[model]`, `[policy]`, `[npg]`, and for the MBPO backend
-`[mbpo]` and `[probabilistic_model]`. Unknown keys and values of the
-wrong type are rejected with a message naming the valid choices.
+Each player's settings dataclass lives beside it and is registered with the player
+(`core.registry`): its section is `[section]`, set with `--set section.key=value`, in a sweep's
+overrides, recorded in config.toml and restored on resume. Each knob's limits, choices and
+resume rule are declared once, on its field (`core.knobs`); this module checks them, composes
+the sections into `Config` and resolves a run's config (`resolve_config`: algorithm defaults <
+TOML < overrides). Unknown keys and values of the wrong type are rejected with a message naming
+the valid choices.
 """
 from __future__ import annotations
 
@@ -17,121 +17,151 @@ import re
 import tomllib
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence
 
 if TYPE_CHECKING:
     import torch
 
+import stackelberg.mbpo  # noqa: F401  (the built-in players register themselves on import)
+import stackelberg.models  # noqa: F401
+import stackelberg.npg  # noqa: F401
+from stackelberg import tasks
 from stackelberg.core.errors import UserInputError
-from stackelberg.mbpo.config import MBPOConfig
-from stackelberg.models.config import FIT_PRECISIONS, ModelConfig, ProbabilisticModelConfig
-from stackelberg.npg.config import NPGConfig, PolicyConfig, start_fraction_for
-from stackelberg.core.registry import (import_modules, model_players, policy_entry,
-                                       policy_players)
+from stackelberg.core.knobs import (KnobInfo, check_field, check_rules, has_control_characters, knob,
+                                    knobs, shown)
+from stackelberg.core.registry import (entries, import_modules, model_player_for, model_players,
+                                       policy_entry, policy_players, sections)
 from stackelberg.core.schedules import PAL, SCHEDULES, Schedule, make_schedule
 from stackelberg.worlds.perturbations import Perturbation, check_perturbations, parse_perturbation
 
 
 @dataclass
 class RunConfig:
-    task: str = "inverted-pendulum"
-    algo: str = "pal"
-    # the policy player: "npg" ([P] Subroutine 1), "mbpo" (SAC on branched model rollouts) or
-    # "sac" (model-free SAC on real data only, no model player: [P] Figure 2's comparison line)
-    policy: str = "npg"
-    # the model player: "deterministic" ([P]), "probabilistic" (MBPO's), "none" (model-free SAC),
+    task: str = knob("inverted-pendulum", "the task", choices=tasks.names)
+    algo: str = knob("pal", "the game solver: pal, mal, gda or br", choices=lambda: sorted(SCHEDULES))
+    # the policy player: "npg" ([P] Subroutine 1), "mbpo" (SAC on branched model rollouts),
+    # "sac" (model-free SAC on real data only, no model player) or a registered one
+    policy: str = knob("npg", "the policy player", choices=policy_players)
+    # the model player: "deterministic" ([P]), "probabilistic" (MBPO's), "none" (model-free),
     # "auto" = the policy's own
-    model_player: str = "auto"
-    samples: int = 10_000
-    seed: int = 0
-    device: str = "cpu"
-    out: Optional[str] = None
-    eval_episodes: int = 5
-    threads: int = 0  # torch threads; 0 = all cores
+    model_player: str = knob("auto", "the model player (auto = the policy player's own)",
+                             choices=model_players)
+    samples: int = knob(10_000, "real environment steps to collect", limits=">= 1",
+                        resumable=True, incidental=True, bookkeeping=True)
+    seed: int = knob(0, "the run's seed", limits="[0, 4294967295]", bookkeeping=True)
+    device: str = knob("cpu", "cpu, cuda or cuda:N", bookkeeping=True)
+    # where the folder is says nothing about the run, and an absolute path would tie the record
+    # to one machine (a moved or cloned folder resumes as is)
+    out: Optional[str] = knob(None, "the run folder", recorded=False, incidental=True,
+                              bookkeeping=True)
+    eval_episodes: int = knob(5, "evaluation episodes per iteration", limits=">= 0", resumable=True)
+    threads: int = knob(0, "torch threads; 0 = all cores", limits="[0, 4096]", resumable=True,
+                        incidental=True, bookkeeping=True)
     # flush denormal floats to zero on the CPU (`torch.set_flush_denormal`): 6x faster value fit
     # once the pendulum balances; numbers differ from the first denormal on, within noise on 3
-    # seeds (runs/notes/speed.md); false = off, as before issue 32
-    flush_denormal: bool = True
-    checkpoint_every: int = 1
-    snapshot_every: int = 10  # keep snapshots/iter_XXXX.pt (policy + model) for diagnostics; 0 = off
-    plot_every: int = 5
-    render_every: int = 0  # a video of one episode every K iterations into <out>/videos; 0 = off
-    tensorboard: bool = False  # also write every metric to <out>/tensorboard (needs tensorboard)
+    # seeds (runs/notes/speed.md). Records from before the knob ran without flushing.
+    flush_denormal: bool = knob(True, "flush denormal floats to zero", resumable=True,
+                                saved_without=False)
+    checkpoint_every: int = knob(1, "iterations between checkpoints", limits=">= 1",
+                                 resumable=True, bookkeeping=True)
+    snapshot_every: int = knob(10, "keep snapshots/iter_XXXX.pt every K iterations; 0 = off",
+                               limits=">= 0", resumable=True, bookkeeping=True)
+    plot_every: int = knob(5, "redraw the learning curve every K iterations; 0 = off",
+                           limits=">= 0", resumable=True, bookkeeping=True)
+    render_every: int = knob(0, "a video of one episode every K iterations; 0 = off",
+                             limits=">= 0", resumable=True, bookkeeping=True)
+    tensorboard: bool = knob(False, "also write every metric to <out>/tensorboard",
+                             resumable=True, bookkeeping=True)
     # end the run early once a complete `stop_window`-sample bin of evaluations has mean
-    # `stop_metric` >= `stop_value` (`--stop-at eval_success=0.9`; stackelberg/core/stop_rule.py);
+    # `stop_metric` >= `stop_value` (`--stop-at eval_success=0.9`; runner/stop_rule.py);
     # "" = run the whole budget
-    stop_metric: str = ""
-    stop_value: float = 0.0
-    stop_window: int = 10_000
+    stop_metric: str = knob("", "eval_return, eval_success or \"\" (no early stop)",
+                            resumable=True, bookkeeping=True)
+    stop_value: float = knob(0.0, "the early stop's target", resumable=True, bookkeeping=True)
+    stop_window: int = knob(10_000, "samples per bin of the early stop", limits=">= 1",
+                            resumable=True, bookkeeping=True)
     # world changes during the run, e.g. "dynamics@10000:target=forearm,scale=1.3" or "goals@8000"
     # (syntax and defaults: stackelberg/worlds/perturbations.py). Parsed once, when set: the
     # field holds `Perturbation` objects (text in TOML, with sizes filled in once resolved)
-    perturb: tuple[Perturbation, ...] = ()
+    perturb: tuple[Perturbation, ...] = knob((), "world changes during the run")
     # modules imported before the run is built (`--import`): a user's own tasks and players
     # register themselves on import; a resume, a sweep cell and `diagnose` import them again
-    imports: tuple[str, ...] = ()
+    imports: tuple[str, ...] = knob((), "modules that register your own tasks and players")
+
+    def rules(self) -> list[tuple[bool, str]]:
+        return [
+            (self.stop_metric in ("", "eval_return", "eval_success"),
+             f"stop_metric must be eval_return, eval_success or \"\" (no early stop), got "
+             f"{shown(self.stop_metric)}"),
+            (re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,
+             f"device must be cpu, cuda or cuda:N, got {shown(self.device)}"),
+        ]
 
 
-@dataclass
+#: keys of an older layout -> today's key, besides those a player declares (`renamed_keys`)
+RENAMED_KEYS: dict[str, str] = {}
+
+
 class Config:
-    run: RunConfig = field(default_factory=RunConfig)
-    schedule: Schedule = field(default_factory=PAL)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    policy: PolicyConfig = field(default_factory=PolicyConfig)
-    npg: NPGConfig = field(default_factory=NPGConfig)
-    mbpo: MBPOConfig = field(default_factory=MBPOConfig)
-    probabilistic_model: ProbabilisticModelConfig = field(default_factory=ProbabilisticModelConfig)
+    """`run`, `schedule` and one settings object per registered player's section, each an
+    attribute (`config.npg`) and an item of `sections`. A section registered later (a user's
+    module imported after this object was made) is added by `refresh_sections`."""
+
+    def __init__(self, run: Optional[RunConfig] = None, schedule: Optional[Schedule] = None,
+                 **player_sections: Any):
+        self.run = run or RunConfig()
+        self.schedule = schedule or PAL()
+        self.sections: dict[str, Any] = {}
+        self.refresh_sections()
+        self.sections.update(player_sections)
+
+    def refresh_sections(self) -> None:
+        """Add the default settings of every registered section this config lacks."""
+        for name, cls in sections().items():
+            if name not in self.sections:
+                self.sections[name] = cls()
+
+    def __getattr__(self, name: str) -> Any:
+        found = self.__dict__.get("sections", {})
+        if name in found:
+            return found[name]
+        raise AttributeError(f"config has no section {name!r}")
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """(section name, settings object), `run` and `schedule` first."""
+        yield "run", self.run
+        yield "schedule", self.schedule
+        yield from self.sections.items()
+
+    def section(self, name: str) -> Any:
+        return dict(self.items()).get(name)
 
     @property
     def model_player(self) -> str:
-        """The model player that `run.model_player = "auto"` resolves to."""
-        if self.run.model_player != "auto":
-            return self.run.model_player
-        from stackelberg.core.registry import _POLICY
-
-        entry = _POLICY.get(self.run.policy)
-        return entry.model_player if entry is not None else "deterministic"
+        """The model player the run uses (`run.model_player`, "auto" resolved)."""
+        return model_player_for(self.run.policy, self.run.model_player)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         out = {}
-        for f in dataclasses.fields(self):
-            obj = getattr(self, f.name)
+        for name, obj in self.items():
             section = {g.name: getattr(obj, g.name) for g in dataclasses.fields(obj)}
             # TOML has no null: None is written as "none", which every Optional field reads back
-            out[f.name] = {k: ([_plain(i) for i in v] if isinstance(v, tuple) else
-                               "none" if v is None else v)
-                           for k, v in section.items()}
+            out[name] = {k: ([_plain(i) for i in v] if isinstance(v, tuple) else
+                             "none" if v is None else v)
+                         for k, v in section.items()}
         return out
 
     def validate(self) -> None:
-        """Reject impossible values before anything runs: every field's type and limits
-        (`check_fields`), then the rules that tie fields together."""
+        """Reject impossible values before anything runs: every field's type, limits and
+        choices (`check_fields`), then the rules that tie fields together."""
         check_fields(self)
-        checks = [
-            (self.run.algo == self.schedule.name,
-             f"run.algo ({self.run.algo}) and schedule.name ({self.schedule.name}) must agree"),
-            (self.run.samples > 0, "run.samples must be positive"),
-            (self.run.eval_episodes >= 0, "run.eval_episodes must be >= 0"),
-            (self.run.policy in policy_players(),
-             f"run.policy must be one of {', '.join(policy_players())}, got {self.run.policy!r} "
-             f"(a module of yours registers more: --import MODULE)"),
-            (self.run.model_player in model_players(),
-             f"run.model_player must be one of {', '.join(model_players())}, got "
-             f"{self.run.model_player!r} (a module of yours registers more: --import MODULE)"),
-            (self.run.stop_metric in ("", "eval_return", "eval_success"),
-             f"run.stop_metric must be eval_return, eval_success or \"\" (no early stop), got "
-             f"{shown(self.run.stop_metric)}"),
-            (re.fullmatch(r"cpu|cuda(:\d+)?", self.run.device) is not None,
-             f"run.device must be cpu, cuda or cuda:N, got {shown(self.run.device)}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserInputError(message)
-        for section in (self.model, self.policy, self.npg, self.schedule, self.mbpo,
-                        self.probabilistic_model):
-            section.validate()  # each component checks its own fields
+        if self.run.algo != self.schedule.name:
+            raise UserInputError(f"run.algo ({self.run.algo}) and schedule.name "
+                                 f"({self.schedule.name}) must agree")
+        for name, obj in self.items():
+            check_rules(name, obj)
 
 
 def _plain(value: Any) -> Any:
@@ -139,22 +169,24 @@ def _plain(value: Any) -> Any:
     return value.to_text() if isinstance(value, Perturbation) else value
 
 
-SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
+def knob_facts(config: Config) -> dict[str, KnobInfo]:
+    """`section.key` -> the facts its field declares, for every knob of `config`."""
+    return {f"{name}.{f.name}": info for name, obj in config.items() for f, info in knobs(obj)}
 
 
-def _section_class(name: str) -> type:
-    return {"run": RunConfig, "schedule": Schedule, "model": ModelConfig,
-            "policy": PolicyConfig, "npg": NPGConfig, "mbpo": MBPOConfig,
-            "probabilistic_model": ProbabilisticModelConfig}[name]
+def keys_where(config: Config, fact: str) -> frozenset[str]:
+    """The `section.key`s whose field declares `fact` true (resumable, incidental, ...)."""
+    return frozenset(k for k, info in knob_facts(config).items() if getattr(info, fact))
+
+
+def saved_without_key(config: Config) -> dict[str, Any]:
+    """Knobs added with a default other than the behaviour before them: the value a record
+    written before the knob existed ran with, so such a folder resumes as it ran."""
+    return {k: info.saved_without for k, info in knob_facts(config).items()
+            if info.has_saved_without}
 
 
 _TYPE_NAMES = {int: "int", float: "float", bool: "bool (true or false)", str: "str"}
-
-
-def shown(value: Any, width: int = 60) -> str:
-    """`repr(value)`, cut to `width` characters: a message stays one readable line."""
-    text = repr(value)
-    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 _INTEGER_TEXT = re.compile(r"[+-]?\d+(_\d+)*")
@@ -193,7 +225,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return value
         if not isinstance(value, str):
             raise UserInputError(f"{where} must be str, got {shown(value)}")
-        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        if has_control_characters(value):
             raise UserInputError(f"every entry of {where} must be text without control characters, "
                                  f"got {shown(value)}")
         return parse_perturbation(value)
@@ -234,14 +266,24 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     raise UserInputError(f"{where} must be {problem}{_TYPE_NAMES[annotation]}, got {shown(value)}")
 
 
+def renamed_keys() -> dict[str, str]:
+    """Keys of an older layout (`policy.hidden_sizes`) -> the key that holds the knob today."""
+    out = dict(RENAMED_KEYS)
+    for entry in entries():
+        out.update({old: f"{entry.section}.{new}" for old, new in entry.renamed_keys.items()})
+    return out
+
+
 def set_value(config: Config, dotted_key: str, value: Any) -> None:
     """Set `section.key` from a TOML or command-line value, with type checks."""
+    dotted_key = renamed_keys().get(dotted_key, dotted_key)
     section_name, _, key = dotted_key.partition(".")
-    if section_name not in SECTIONS or not key:
+    config.refresh_sections()
+    section = config.section(section_name)
+    if section is None or not key:
         raise UserInputError(
             f"unknown config key {dotted_key!r}; keys look like section.key with section one of "
-            f"{', '.join(SECTIONS)}")
-    section = getattr(config, section_name)
+            f"{', '.join(name for name, _ in config.items())}")
     hints = typing.get_type_hints(type(section))
     if key not in hints:
         raise UserInputError(
@@ -250,121 +292,32 @@ def set_value(config: Config, dotted_key: str, value: Any) -> None:
     setattr(section, key, _coerce(value, hints[key], dotted_key))
 
 
-def apply_dict(config: Config, data: dict[str, Any]) -> None:
+def apply_dict(config: Config, data: Mapping[str, Any]) -> None:
+    """Set every `[section] key = value` of TOML-shaped data (a file, a layer of defaults)."""
+    config.refresh_sections()
+    old_sections = {old.partition(".")[0] for old in renamed_keys()}
     for section_name, values in data.items():
-        if section_name not in SECTIONS:
+        if config.section(section_name) is None and section_name not in old_sections:
             raise UserInputError(
-                f"unknown config section [{section_name}]; valid sections: {', '.join(SECTIONS)}")
+                f"unknown config section [{section_name}]; valid sections: "
+                f"{', '.join(name for name, _ in config.items())} (a module of yours registers "
+                f"more: --import MODULE)")
         if not isinstance(values, dict):
             raise UserInputError(f"[{section_name}] must be a table of key = value lines")
         for key, value in values.items():
             set_value(config, f"{section_name}.{key}", value)
 
 
-# What each number may be beyond its declared type, in interval notation ("(0, 1]") or as a
-# bound (">= 1"); for a list field, every entry. Fields not listed get `_LIMITS_BY_NAME` by
-# the end of their name, so a field added later is checked too; every field, listed or not, is
-# checked against its type, and numbers must be finite and fit in 64 bits.
-FIELD_LIMITS: dict[str, str] = {
-    "run.samples": ">= 1", "run.seed": "[0, 4294967295]", "run.eval_episodes": ">= 0",
-    "run.threads": "[0, 4096]", "run.checkpoint_every": ">= 1", "run.snapshot_every": ">= 0",
-    "run.plot_every": ">= 0", "run.stop_window": ">= 1",
-    "schedule.initial_samples": ">= 1", "schedule.samples_per_iteration": ">= 1",
-    "schedule.samples_horizon_multiple": ">= 1", "schedule.samples_cap": ">= 1",
-    "schedule.buffer_capacity": ">= 1", "schedule.model_epochs": ">= 1",
-    "schedule.model_min_steps": ">= 0", "schedule.model_max_steps": ">= 1",
-    "schedule.npg_steps": ">= 1",
-    "model.ensemble_size": ">= 1", "model.weight_decay": ">= 0", "model.clamp_state": "> 0",
-    "npg.delta": "> 0", "npg.gae_lambda": "[0, 1]", "npg.cg_iters": ">= 1",
-    "npg.cg_damping": ">= 0", "npg.fvp_sample_fraction": "(0, 1]", "npg.max_kl": "> 0",
-    "npg.num_trajectories": ">= 1", "npg.horizon_cap": ">= 1", "npg.min_rollout_length": ">= 1",
-    "npg.action_clamp": "> 0", "npg.value_weight_decay": ">= 0", "npg.value_epochs": ">= 1",
-    "mbpo.tau": "(0, 1]", "mbpo.updates_per_step": ">= 0", "mbpo.rollout_schedule": ">= 0",
-    "mbpo.epoch_length": ">= 1", "mbpo.rollouts_per_env_step": ">= 0",
-    "mbpo.retain_epochs": ">= 1", "mbpo.min_pool_size": ">= 0", "mbpo.rollout_chunk": ">= 1",
-    "mbpo.initial_random_steps": ">= 1", "mbpo.model_train_freq": ">= 1",
-    "probabilistic_model.ensemble_size": ">= 1", "probabilistic_model.num_elites": ">= 1",
-    "probabilistic_model.weight_decays": ">= 0", "probabilistic_model.holdout_ratio": "[0, 1)",
-    "probabilistic_model.max_holdout": ">= 0", "probabilistic_model.improvement_threshold": ">= 0",
-}
-# (name or last word of the name, limit) for fields FIELD_LIMITS does not list
-_LIMITS_BY_NAME = (("lr", "> 0"), ("batch_size", ">= 1"), ("hidden_sizes", ">= 1"),
-                   ("every", ">= 0"), ("fraction", "[0, 1]"), ("ratio", "[0, 1]"),
-                   ("gamma", "(0, 1]"), ("coef", ">= 0"), ("epochs", ">= 1"),
-                   ("patience", ">= 0"))
-_INT64 = (-2**63, 2**63 - 1)
-
-
-def _field_choices() -> dict[str, Sequence[str]]:
-    """Text fields with a fixed set of values (read when checking, so additions count)."""
-    from stackelberg import tasks
-
-    return {"run.task": tasks.names(), "run.algo": sorted(SCHEDULES),
-            "schedule.name": sorted(SCHEDULES), "run.policy": policy_players(),
-            "run.model_player": model_players(), "model.normalization": ("std", "mad"),
-            "model.fit_precision": FIT_PRECISIONS}
-
-
-def _limit_for(key: str) -> Optional[str]:
-    if key in FIELD_LIMITS:
-        return FIELD_LIMITS[key]
-    name = key.partition(".")[2]
-    for ending, limit in _LIMITS_BY_NAME:
-        if name == ending or name.endswith("_" + ending):
-            return limit
-    return None
-
-
-def within(value: float, limit: str) -> bool:
-    """`value` satisfies a limit written as ">= 1", "> 0", "[0, 1]" or "(0, 1]"."""
-    text = limit.replace(" ", "")
-    if text[0] in "<>":
-        op = text[:2] if text[1] == "=" else text[0]
-        bound = float(text[len(op):])
-        return {">": value > bound, ">=": value >= bound, "<": value < bound,
-                "<=": value <= bound}[op]
-    low, high = (float(x) for x in text[1:-1].split(","))
-    return (value >= low if text[0] == "[" else value > low) and \
-        (value <= high if text[-1] == "]" else value < high)
-
-
-def _check_field(key: str, value: Any, choices: Optional[Sequence[str]]) -> None:
-    if value is None:
-        return
-    limit = _limit_for(key)
-    several = isinstance(value, tuple)
-    what = f"every entry of {key}" if several else key
-    if several and not value and key.endswith("hidden_sizes"):
-        raise UserInputError(f"{key} needs at least one layer size, got []")
-    for item in value if several else (value,):
-        if isinstance(item, str):
-            if choices is not None and item not in choices:
-                raise UserInputError(f"{key} must be one of {', '.join(choices)}, got {shown(item)}")
-            if any(ord(c) < 32 or ord(c) == 127 for c in item):
-                raise UserInputError(f"{what} must be text without control characters, "
-                                     f"got {shown(item)}")
-        elif isinstance(item, (int, float)) and not isinstance(item, bool):
-            if isinstance(item, float) and not math.isfinite(item):
-                raise UserInputError(f"{what} must be finite, got {item!r}")
-            if isinstance(item, int) and not _INT64[0] <= item <= _INT64[1]:
-                raise UserInputError(f"{what} must fit in 64 bits, got {shown(item)}")
-            if limit is not None and not within(item, limit):
-                bound = f"in {limit}" if limit[0] in "[(" else limit
-                raise UserInputError(f"{what} must be {bound}, got {item!r}")
-
-
 def check_fields(config: Config) -> None:
     """Every field of every section against its declared type (a value set in Python is
     checked as a TOML value is), its choices and its limits; one `UserInputError` naming the
     first bad field. Generic over the dataclasses, so new fields are covered without a line."""
-    choices = _field_choices()
-    for section_field in dataclasses.fields(config):
-        section = getattr(config, section_field.name)
+    for name, section in config.items():
         hints = typing.get_type_hints(type(section))
-        for f in dataclasses.fields(section):
-            key = f"{section_field.name}.{f.name}"
+        for f, info in knobs(section):
+            key = f"{name}.{f.name}"
             value = _coerce(getattr(section, f.name), hints[f.name], key)
-            _check_field(key, value, choices.get(key))
+            check_field(key, value, info)
             setattr(section, f.name, value)
 
 
@@ -395,17 +348,63 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 SAVED_REQUIRED = ("task", "algo", "seed", "samples")
 
 
-# Keys added with a default other than the behaviour before them: the value a config.toml written
-# before the key existed ran with, so such a folder resumes as it ran (a default that is the old
-# behaviour, like model.holdout_fraction = 0, needs no entry)
-SAVED_WITHOUT_KEY: dict[str, Any] = {"run.flush_denormal": False, "model.fit_precision": "float32"}
+def _imports_of(run: Mapping[str, Any]) -> tuple[str, ...]:
+    """`run.imports` of TOML-shaped data, checked as the field is."""
+    imports = _coerce(run.get("imports", ()), typing.get_type_hints(RunConfig)["imports"],
+                      "run.imports")
+    check_field("run.imports", imports, KnobInfo())
+    return imports
+
+
+def upgraded_record(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's record (config.toml's or a checkpoint's data) in today's layout: each player's
+    `upgrade` hook moves what an older layout kept elsewhere (SAC's settings in `[mbpo]`);
+    renamed keys are read by `set_value`."""
+    record = copy.deepcopy(dict(data))
+    for entry in entries():
+        if entry.upgrade is not None:
+            entry.upgrade(record)
+    return record
+
+
+def config_from_record(data: Mapping[str, Any], lenient: bool = False) -> Config:
+    """The config a run's record describes: its algorithm's schedule, the values a record from
+    before a knob existed ran with (`saved_without`), then every value of the record, after its
+    modules (`run.imports`) are imported. `lenient`: a key the code no longer has is passed
+    over and nothing is validated (a checkpoint's copy, compared key by key)."""
+    given = data.get("run")
+    run: Mapping[str, Any] = given if isinstance(given, dict) else {}
+    import_modules(_imports_of(run))
+    record = upgraded_record(data)
+    config = Config(schedule=make_schedule(str(run.get("algo", "pal"))))
+    for key, value in saved_without_key(config).items():
+        set_value(config, key, value)
+    if not lenient:
+        apply_dict(config, record)
+        config.validate()
+        return config
+    for key in record_keys(record):
+        section, _, name = key.partition(".")
+        try:
+            set_value(config, key, record[section][name])
+        except UserInputError:  # a field the code no longer has: compare the rest
+            pass
+    return config
+
+
+def record_keys(data: Mapping[str, Any]) -> set[str]:
+    """The `section.key`s a record sets, in today's names."""
+    renamed = renamed_keys()
+    return {renamed.get(f"{section}.{key}", f"{section}.{key}")
+            for section, values in upgraded_record(data).items() if isinstance(values, dict)
+            for key in values}
 
 
 def load_saved_config(path: str | Path) -> Config:
-    """A config.toml a run wrote, read back and validated: the schedule starts from its
-    algorithm's defaults (a file need not list every schedule knob, nor the fields added since
-    it was written), then every value in the file applies. A file without [run] and its
-    identifying keys is refused, not filled with defaults."""
+    """A config.toml a run wrote, read back and validated (`config_from_record`): the schedule
+    starts from its algorithm's defaults (a file need not list every schedule knob, nor the
+    fields added since it was written), then every value in the file applies. A file without
+    [run] and its identifying keys is refused, not filled with defaults."""
     data = load_toml(path)
     run = data.get("run")
     missing = [k for k in SAVED_REQUIRED if not isinstance(run, dict) or k not in run]
@@ -414,29 +413,18 @@ def load_saved_config(path: str | Path) -> Config:
                              f"{', '.join('run.' + k for k in missing)}")
     if not isinstance(run["algo"], str):
         raise UserInputError(f"run.algo must be str, got {shown(run['algo'])} (in {path})")
-    config = Config()
-    config.schedule = make_schedule(run["algo"])
-    for key, value in SAVED_WITHOUT_KEY.items():
-        set_value(config, key, value)
     try:
-        apply_dict(config, data)
-        import_modules(config.run.imports)
-        config.validate()
+        make_schedule(run["algo"])
+        return config_from_record(data)
     except UserInputError as err:
         raise UserInputError(f"{err} (in {path})") from None
-    return config
-
-
-# [run] keys left out of a run's record: where the folder is says nothing about the run, and an
-# absolute path would tie the record to one machine (a moved or cloned folder resumes as is)
-UNRECORDED = ("run.out",)
 
 
 def config_record(config: Config) -> dict[str, dict[str, Any]]:
-    """The resolved config as plain TOML-able data, without `UNRECORDED` keys: what config.toml
-    and a checkpoint store."""
+    """The resolved config as plain TOML-able data, without the knobs declared unrecorded (the
+    folder's own path): what config.toml and a checkpoint store."""
     record = config.to_dict()
-    for key in UNRECORDED:
+    for key in keys_where(config, "recorded") ^ frozenset(knob_facts(config)):
         section, _, name = key.partition(".")
         record[section].pop(name, None)
     return record
@@ -458,17 +446,6 @@ Overrides = Sequence[tuple[str, Any]]
 
 def _last(overrides: Overrides, key: str) -> Any:
     return next((v for k, v in reversed(list(overrides)) if k == key), None)
-
-
-def fit_precision_for(config: Config) -> str:
-    """`model.fit_precision` as the run will use it: "auto" is bfloat16 for the deterministic
-    ensemble fitted on a CPU with native bfloat16 (`cpu_has_native_bfloat16`), else float32."""
-    from stackelberg.models.config import fit_in_bfloat16
-
-    if config.model.fit_precision != "auto":
-        return config.model.fit_precision
-    native = fit_in_bfloat16("auto", config.run.device.split(":")[0])
-    return "bfloat16" if native and config.model_player == "deterministic" else "float32"
 
 
 def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Overrides = ()) -> Config:
@@ -502,10 +479,9 @@ def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Override
         set_value(probe, "run.imports", value)
         probe.run.imports = tuple(dict.fromkeys(before + probe.run.imports))
     import_modules(probe.run.imports)
+    config.refresh_sections()
     policy = _last(overrides, "run.policy") or file_run.get("policy") or config.run.policy
     task_name = _last(overrides, "run.task") or file_run.get("task") or config.run.task
-    from stackelberg import tasks
-
     if str(task_name) in tasks.names():
         task_defaults = tasks.make(str(task_name)).algo_defaults.get(algo, {})
         apply_dict(config, {section: dict(values) for section, values in task_defaults.items()})
@@ -524,9 +500,12 @@ def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Override
                              f"--import MODULE)")
     config.validate()
     task = tasks.make(config.run.task)
-    # record the value the run uses, not "none" (a later default change must not alter a resume)
-    config.npg.start_state_buffer_fraction = start_fraction_for(config.npg, task.horizon)
-    config.model.fit_precision = fit_precision_for(config)
+    # each section records the values the run uses, not "auto" or "none" (a later default or
+    # another machine must not alter a resume)
+    device_type, in_use = config.run.device.split(":")[0], {config.run.policy, config.model_player}
+    for entry in entries():
+        if entry.settle is not None and entry.config is not None:
+            entry.settle(config.sections[entry.section], task, device_type, entry.name in in_use)
     if config.run.perturb:  # sizes filled in from the task, so the record says what happened
         checked = check_perturbations(task, config.run.perturb)
         late = [p for p in checked if p.at_samples >= config.run.samples]
@@ -539,20 +518,13 @@ def resolve_config(toml: Optional[Mapping[str, Any]] = None, overrides: Override
     return config
 
 
-# What a resume may change: knobs read afresh every iteration that leave every array in the
-# checkpoint valid (a budget, step sizes, bookkeeping). Changing anything else (a seed, a size,
-# the task, a buffer) would make the folder a different run than its checkpoint and data say;
-# such a key is refused by name (runs/scripts/fork_run.py branches a run into a new folder).
-# A field added later is refused until it is listed here.
-RESUMABLE = frozenset({
-    "run.samples", "run.threads", "run.flush_denormal", "run.eval_episodes", "run.checkpoint_every",
-    "run.snapshot_every", "run.plot_every", "run.render_every", "run.tensorboard",
-    "run.stop_metric", "run.stop_value", "run.stop_window", "schedule.npg_steps", "schedule.model_epochs", "schedule.model_min_steps",
-    "schedule.model_max_steps",
-    "model.lr", "model.weight_decay", "probabilistic_model.lr",
-    "npg.delta", "npg.max_kl", "npg.cg_iters", "npg.cg_damping", "npg.entropy_coef",
-    "npg.value_lr", "npg.value_weight_decay", "mbpo.lr",
-})
+def resumable_keys(config: Config) -> frozenset[str]:
+    """What a resume may change: knobs read afresh every iteration that leave every array in
+    the checkpoint valid (a budget, step sizes, bookkeeping), as their fields declare. Changing
+    anything else (a seed, a size, the task, a buffer) would make the folder a different run
+    than its checkpoint and data say; such a key is refused by name (runs/scripts/fork_run.py
+    branches a run into a new folder)."""
+    return keys_where(config, "resumable")
 
 
 def _flat(config: Config) -> dict[str, Any]:
@@ -570,7 +542,8 @@ def config_changes(old: Config, new: Config) -> dict[str, tuple[Any, Any]]:
 
 def refuse_unresumable(changes: dict[str, tuple[Any, Any]], where: str) -> None:
     """A `UserInputError` naming the first change a resume may not make, if any."""
-    refused = [key for key in changes if key not in RESUMABLE]
+    resumable = resumable_keys(Config())
+    refused = [key for key in changes if key not in resumable]
     if refused:
         key = refused[0]
         old, new = changes[key]
@@ -578,13 +551,13 @@ def refuse_unresumable(changes: dict[str, tuple[Any, Any]], where: str) -> None:
         raise UserInputError(
             f"{where} would change {key} from {old!r} to {new!r}{more}, which a resume cannot: "
             f"the folder would no longer be the run its checkpoint and data come from. A resume "
-            f"may change {', '.join(sorted(RESUMABLE))}; to branch the run with other settings "
+            f"may change {', '.join(sorted(resumable))}; to branch the run with other settings "
             f"use runs/scripts/fork_run.py")
 
 
 def resume_config(saved: Config, overrides: Overrides = (), where: str = "--resume") -> Config:
     """A saved run's config (`load_saved_config`) with the changes a resume asks for; any change
-    outside `RESUMABLE` is refused by name."""
+    outside `resumable_keys` is refused by name."""
     config = copy.deepcopy(saved)
     for key, value in overrides:
         set_value(config, key, value)

@@ -9,8 +9,8 @@ import torch
 from stackelberg import tasks
 from stackelberg.models.angles import angle_mask, apply_change, state_change, wrap_to_pi
 from stackelberg.core.buffers import ReplayBuffer, Trajectory
-from stackelberg.core.registry import build_players
-from stackelberg.config import Config, ModelConfig
+from stackelberg.runner.players import build_players
+from stackelberg import Config, ModelConfig
 from stackelberg.models.deterministic import DynamicsEnsemble
 from stackelberg.models.probabilistic import ProbabilisticEnsemble
 

@@ -11,11 +11,11 @@ from stackelberg.cli import bench as bench_cli
 from stackelberg.cli import run as run_cli
 from stackelberg.config import config_changes
 from stackelberg.core.game import IterationReport
-from stackelberg.core.run_folder import RunFolder
+from stackelberg.runner.run_folder import RunFolder
 from stackelberg.analysis import bench
 from stackelberg.analysis import bench_baselines as base
 from stackelberg.models.ensemble import EnsembleMLP
-from stackelberg.config import ModelConfig
+from stackelberg import ModelConfig
 from stackelberg.models.deterministic import DynamicsEnsemble
 from stackelberg.npg.policy import GaussianMLPPolicy
 from stackelberg.npg.step import fisher_vector_product

@@ -10,7 +10,7 @@ import torch
 from stackelberg.cli import run
 from stackelberg.config import config_record, config_to_toml, load_saved_config
 from stackelberg.models.deterministic import DynamicsEnsemble
-from stackelberg.core.run_folder import load_checkpoint
+from stackelberg.runner.run_folder import load_checkpoint
 
 FAST = ["--samples", "500", "--initial-samples", "250", "--samples-per-iteration", "250",
         "--model-epochs", "1", "--model-min-steps", "5", "--npg-steps", "1", "--eval-episodes", "1",
@@ -65,10 +65,10 @@ def test_config_file_and_cli_precedence(tmp_path):
     (["--perturb", "goals@100"], "has no goal distribution to shift"),
     (["--perturb", "dynamics@100:target=forearm"], "valid targets: damping, mass"),
     (["--set", "model.augment_symmetry=true"], "inverted-pendulum has none"),
-    (["--task", "dclaw-turn", "--policy", "mbpo", "--set", "model.augment_symmetry=true"],
-     "deterministic ensemble only"),
+    (["--policy", "mbpo", "--set", "probabilistic_model.num_elites=9"],
+     "probabilistic_model.num_elites must be in [1, ensemble_size]"),
     (["--set", "model.fit_precision=float16"], "model.fit_precision must be one of auto, float32, bfloat16"),
-    (["--policy", "mbpo", "--set", "model.fit_precision=bfloat16"], "deterministic ensemble only"),
+    (["--policy", "sac", "--set", "sac.lr=0"], "sac.lr must be > 0, got 0.0"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

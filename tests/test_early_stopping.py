@@ -5,7 +5,7 @@ import copy
 import torch
 
 from stackelberg.core.buffers import ReplayBuffer, Trajectory
-from stackelberg.config import ModelConfig
+from stackelberg import ModelConfig
 from stackelberg.models.early_stopping import MemberEarlyStopping
 from stackelberg.models.deterministic import DynamicsEnsemble
 

@@ -20,7 +20,7 @@ from stackelberg.cli import sweep
 from stackelberg.config import load_saved_config
 from stackelberg.core.errors import UserInputError, make_output_dir
 from stackelberg.models.deterministic import DynamicsEnsemble
-from stackelberg.core.run_folder import load_checkpoint
+from stackelberg.runner.run_folder import load_checkpoint
 from test_cli import FAST
 
 # every study's committed records: runs/<study>/records/**/{metrics.csv,config.toml}

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from stackelberg.cli import run
-from stackelberg.core.run_folder import load_checkpoint
+from stackelberg.runner.run_folder import load_checkpoint
 
 # tests/test_cli.py's tiny settings; 2000 samples = 8 iterations of a fraction of a second
 ARGS = ["--samples", "2000", "--initial-samples", "250", "--samples-per-iteration", "250",

@@ -17,7 +17,7 @@ from stackelberg.models.probabilistic import (ProbabilisticEnsemble, gaussian_nl
                                                soft_bound_logvar)
 from stackelberg.mbpo.sac import SAC
 from stackelberg.models.ensemble import EnsembleLinear
-from stackelberg.config import ModelConfig
+from stackelberg import ModelConfig
 
 TINY_MODEL = ProbabilisticModelConfig(hidden_sizes=(16, 16), weight_decays=(1e-5, 1e-5, 1e-5))
 
@@ -467,7 +467,7 @@ def test_policy_best_and_snapshots_keep_the_policy_without_the_rollouts(tmp_path
     """policy_best.pt and snapshots hold the acting state (no synthetic rollouts, which were
     44 MB on Hopper), the checkpoint keeps them for an exact resume, and the lean state acts
     as the full one does."""
-    from stackelberg.core.run_folder import RunFolder, RunRecorder, load_checkpoint
+    from stackelberg.runner.run_folder import RunFolder, RunRecorder, load_checkpoint
 
     task = tasks.make("inverted-pendulum")
     policy, model = build_mbpo_players(task, tiny_mbpo(), TINY_MODEL, seed=0)

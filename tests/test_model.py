@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from stackelberg.core.buffers import ReplayBuffer, Trajectory
-from stackelberg.config import ModelConfig
+from stackelberg import ModelConfig
 from stackelberg.models.deterministic import DynamicsEnsemble
 
 
@@ -149,11 +149,11 @@ def test_auto_fit_precision_is_bfloat16_only_where_the_cpu_has_it_and_the_record
     CPU with native bfloat16, float32 without it, for MBPO's ensemble and on CUDA; a chosen
     precision is kept; a config.toml from before the key resumes in float32, as it ran."""
     from stackelberg.config import config_to_toml, load_saved_config, resolve_config
-    from stackelberg.core import process
+    from stackelberg.core import hardware
     from stackelberg.models.config import fit_in_bfloat16
 
     for native in (True, False):
-        monkeypatch.setattr(process, "cpu_has_native_bfloat16", lambda: native)
+        monkeypatch.setattr(hardware, "cpu_has_native_bfloat16", lambda: native)
         expected = "bfloat16" if native else "float32"
         assert resolve_config(None, []).model.fit_precision == expected
         assert fit_in_bfloat16("auto", "cpu") is native and fit_in_bfloat16("auto", "cuda") is False
@@ -161,7 +161,7 @@ def test_auto_fit_precision_is_bfloat16_only_where_the_cpu_has_it_and_the_record
         assert resolve_config(None, [("model.fit_precision", "float32")]).model.fit_precision == "float32"
         assert resolve_config(None, [("model.fit_precision", "bfloat16")]).model.fit_precision == "bfloat16"
     assert fit_in_bfloat16("bfloat16", "cpu") and not fit_in_bfloat16("float32", "cpu")
-    monkeypatch.setattr(process, "cpu_has_native_bfloat16", lambda: True)
+    monkeypatch.setattr(hardware, "cpu_has_native_bfloat16", lambda: True)
     text = config_to_toml(resolve_config(None, []))
     assert 'fit_precision = "bfloat16"' in text
     old = tmp_path / "old.toml"
@@ -170,17 +170,17 @@ def test_auto_fit_precision_is_bfloat16_only_where_the_cpu_has_it_and_the_record
 
 
 def test_cpu_flags_are_read_from_proc_cpuinfo(monkeypatch, tmp_path):
-    from stackelberg.core import process
+    from stackelberg.core import hardware
 
     cpuinfo = tmp_path / "cpuinfo"
-    monkeypatch.setattr(process, "Path", lambda _: cpuinfo)
+    monkeypatch.setattr(hardware, "Path", lambda _: cpuinfo)
     for flags, native in (("fpu avx2 avx512f", False), ("fpu avx512f avx512_bf16", True),
                           ("fpu amx_tile amx_bf16", True)):
         cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-        process.cpu_has_native_bfloat16.cache_clear()
-        assert process.cpu_has_native_bfloat16() is native
+        hardware.cpu_has_native_bfloat16.cache_clear()
+        assert hardware.cpu_has_native_bfloat16() is native
     cpuinfo.unlink()
-    process.cpu_has_native_bfloat16.cache_clear()
-    assert process.cpu_has_native_bfloat16() is False
+    hardware.cpu_has_native_bfloat16.cache_clear()
+    assert hardware.cpu_has_native_bfloat16() is False
     monkeypatch.undo()
-    process.cpu_has_native_bfloat16.cache_clear()
+    hardware.cpu_has_native_bfloat16.cache_clear()

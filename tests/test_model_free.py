@@ -6,13 +6,13 @@ import math
 import torch
 
 from stackelberg.cli import run
-from stackelberg.core.registry import build_players
+from stackelberg.runner.players import build_players
 from stackelberg.mbpo.player import MBPOPolicyPlayer
 from stackelberg.mbpo.model_free import NoModel
 
 SAC_FAST = ["--policy", "sac", "--task", "inverted-pendulum", "--initial-samples", "400",
-            "--samples-per-iteration", "200", "--set", "mbpo.hidden_sizes=64,64",
-            "--set", "mbpo.min_pool_size=0", "--eval-episodes", "2", "--threads", "1",
+            "--samples-per-iteration", "200", "--set", "sac.hidden_sizes=64,64",
+            "--set", "sac.min_pool_size=0", "--eval-episodes", "2", "--threads", "1",
             "--no-progress"]
 
 
@@ -27,22 +27,24 @@ def _without_timing(rows):
 def test_sac_defaults_are_model_free_sac():
     config = run.config_from_args(run.build_parser().parse_args(["--policy", "sac", "--task", "dclaw-turn"]))
     assert config.model_player == "none"
-    m = config.mbpo
-    assert (m.real_ratio, m.rollouts_per_env_step, m.updates_per_step, m.target_entropy) == (1.0, 0, 1, None)
+    m = config.sac
+    assert (m.updates_per_step, m.target_entropy) == (1, None)
     assert config.schedule.initial_samples == 5000 and config.schedule.samples_per_iteration == 250
     assert config.schedule.buffer_capacity is None
     from stackelberg import tasks
 
     policy, model = build_players(config, tasks.make("dclaw-turn"))
     assert isinstance(policy, MBPOPolicyPlayer) and isinstance(model, NoModel)
+    assert (policy.config.real_ratio, policy.config.rollouts_per_env_step) == (1.0, 0)
     assert policy.sac.target_entropy == -9.0  # -|A| for the claw's 9 joints
 
 
 def test_sac_refuses_a_model_player_or_model_data(capsys):
     assert run.main(["--policy", "sac", "--model-player", "deterministic", "--out", "/tmp/never"]) == 2
     assert "takes no model player" in capsys.readouterr().err
-    assert run.main(["--policy", "sac", "--set", "mbpo.real_ratio=0.5", "--out", "/tmp/never"]) == 2
-    assert "real data only" in capsys.readouterr().err
+    # SAC trains on real data only: its section has no knob for model data
+    assert run.main(["--policy", "sac", "--set", "sac.real_ratio=0.5", "--out", "/tmp/never"]) == 2
+    assert "unknown config key 'sac.real_ratio'; valid keys in [sac]" in capsys.readouterr().err
     assert run.main(["--model-player", "none", "--out", "/tmp/never"]) == 2
     assert "model-free" in capsys.readouterr().err
 

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import tomllib
 
 import gymnasium as gym
 import numpy as np
@@ -11,15 +12,18 @@ import pytest
 import torch
 
 from stackelberg import Game, PAL, RunFolder, RunRecorder, Task, TaskError, check_task, tasks
-from stackelberg.core.run_folder import load_checkpoint
+from stackelberg.runner.run_folder import load_checkpoint
 
 MODULE = '''
 """A user's game: Pendulum-v1 swing-up, a trivial policy player and a small ensemble."""
+from dataclasses import dataclass
+
 import gymnasium as gym
 import numpy as np
 import torch
 
 from stackelberg import DynamicsEnsemble, ModelConfig, register_model_player, register_policy_player, tasks
+from stackelberg.core.knobs import knob
 from stackelberg.core.protocols import ImproveReport
 from stackelberg.tasks import Task
 
@@ -40,38 +44,57 @@ def swingup():
                 obs_dim=3, act_dim=1, act_low=np.array([-2.0]), act_high=np.array([2.0]))
 
 
-class Planner:
-    """Random actions; counts its improve steps; keeps a link to the model (attach)."""
+@dataclass
+class PlannerConfig:
+    """The planner's own settings: its section [planner]."""
 
-    def __init__(self, task, seed):
+    amplitude: float = knob(2.0, "largest action", limits="(0, 2]", resumable=True)
+    repeats: int = knob(1, "improve steps per step the schedule asks for", limits=">= 1")
+
+
+class Planner:
+    """Random actions up to its amplitude; counts its improve steps; keeps a link to the model
+    (attach)."""
+
+    def __init__(self, task, settings, seed):
         self.task, self.model, self.steps = task, None, torch.zeros((), dtype=torch.long)
+        self.settings = settings
 
     def attach(self, model):
         self.model = model
 
     def act(self, obs, deterministic=False):
-        return torch.rand(*obs.shape[:-1], self.task.act_dim) * 4 - 2
+        return (torch.rand(*obs.shape[:-1], self.task.act_dim) * 2 - 1) * self.settings.amplitude
 
     def improve(self, model, replay, initial_states, steps):
         assert model is self.model, "the Game re-attaches the model after a load"
-        self.steps += steps
+        self.steps += steps * self.settings.repeats
         return ImproveReport(steps=steps, kl=0.0, model_return=0.0)
 
     def state_dict(self):
-        return {"steps": self.steps.clone()}
+        return {"steps": self.steps.clone(), "amplitude": torch.tensor(self.settings.amplitude)}
 
     def load_state_dict(self, state):
         self.steps = state["steps"].clone()
 
 
-def tiny_model(config, task, device):
-    return DynamicsEnsemble(task.obs_dim, task.act_dim, ModelConfig(ensemble_size=2, hidden_sizes=(16,)),
-                            device, seed=config.run.seed)
+@dataclass
+class TinyConfig:
+    """The tiny model's own settings: its section [tiny]."""
+
+    width: int = knob(16, "hidden layer width", limits=">= 1")
+
+
+def tiny_model(settings, context):
+    return DynamicsEnsemble(context.task.obs_dim, context.task.act_dim,
+                            ModelConfig(ensemble_size=2, hidden_sizes=(settings.width,)),
+                            context.device, seed=context.seed)
 
 
 tasks.register("my-swingup", swingup)
-register_policy_player("planner", lambda config, task, device: Planner(task, config.run.seed))
-register_model_player("tiny", tiny_model)
+register_policy_player("planner", lambda settings, context: Planner(context.task, settings, context.seed),
+                       model_player="tiny", config=PlannerConfig, diverge_knobs=[("", "amplitude")])
+register_model_player("tiny", tiny_model, config=TinyConfig)
 '''
 
 FAST = ["--samples", "400", "--initial-samples", "200", "--samples-per-iteration", "200",
@@ -86,25 +109,45 @@ def cli(tmp_path, *argv):
 
 
 def test_own_task_and_players_through_the_cli_a_resume_and_a_sweep(tmp_path):
+    """A user's players with their own settings dataclasses, from a module outside the package:
+    their sections come from a TOML file and `--set`, are recorded, changed on resume (a
+    resumable knob only), overridden in a sweep, and the report and render read the run."""
     (tmp_path / "mygame.py").write_text(MODULE)
+    (tmp_path / "mine.toml").write_text('[run]\nimports = ["mygame"]\n[planner]\nrepeats = 3\n'
+                                        '[tiny]\nwidth = 8\n')
     out = tmp_path / "run"
-    first = cli(tmp_path, "stackelberg.run", "--import", "mygame", "--task", "my-swingup",
-                "--policy", "planner", "--model-player", "tiny", *FAST[2:], "--samples", "200",
-                "--out", str(out))
+    first = cli(tmp_path, "stackelberg.run", "--config", "mine.toml", "--task", "my-swingup",
+                "--policy", "planner", "--set", "planner.amplitude=1.5", *FAST[2:],
+                "--samples", "200", "--out", str(out))
     assert first.returncode == 0, first.stderr
     folder = RunFolder(out)
-    config = folder.config_file.read_text()
-    assert 'imports = [\n    "mygame",\n]' in config or 'imports = ["mygame"]' in config
+    record = tomllib.loads(folder.config_file.read_text())
+    assert record["run"]["imports"] == ["mygame"] and record["run"]["model_player"] == "auto"
+    assert record["planner"] == {"amplitude": 1.5, "repeats": 3} and record["tiny"] == {"width": 8}
     assert len(folder.read_metrics()) == 1
-    # --resume without --import: the run imports its own modules again
-    resumed = cli(tmp_path, "stackelberg.run", "--resume", "--out", str(out), "--samples", "400")
+    state = load_checkpoint(folder.checkpoint_file)
+    assert float(state["policy"]["amplitude"]) == 1.5  # the factory got its own settings
+    assert int(state["policy"]["steps"]) == 3 * int(folder.read_metrics()[0]["improve_steps"])
+    assert state["model"]["module"]["net.net.0.weight"].shape[-1] == 8  # (members, in, width)
+
+    # --resume without --import: the run imports its own modules again; a resumable knob of
+    # the player's own section may change, another may not
+    refused = cli(tmp_path, "stackelberg.run", "--resume", "--out", str(out), "--samples", "400",
+                  "--set", "planner.repeats=2")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "would change planner.repeats from 3 to 2" in refused.stderr
+    resumed = cli(tmp_path, "stackelberg.run", "--resume", "--out", str(out), "--samples", "400",
+                  "--set", "planner.amplitude=0.5")
     assert resumed.returncode == 0, resumed.stderr
     rows = folder.read_metrics()
     assert [int(r["samples"]) for r in rows] == [200, 400]
     state = load_checkpoint(folder.checkpoint_file)
     assert int(state["policy"]["steps"]) > 0 and int(state["samples"]) == 400
+    assert float(state["policy"]["amplitude"]) == 0.5
+    assert tomllib.loads(folder.config_file.read_text())["planner"]["amplitude"] == 0.5
+    assert "planner.amplitude 1.5 -> 0.5" in folder.changes_log.read_text()
 
-    recipe = tmp_path / "mine.toml"
+    recipe = tmp_path / "sweep.toml"
     recipe.write_text(textwrap.dedent(f"""\
         [sweep]
         name = "mine"
@@ -117,25 +160,64 @@ def test_own_task_and_players_through_the_cli_a_resume_and_a_sweep(tmp_path):
 
         [overrides]
         "run.policy" = "planner"
-        "run.model_player" = "tiny"
         "run.eval_episodes" = 1
         "schedule.initial_samples" = 200
         "schedule.samples_per_iteration" = 200
         "schedule.model_epochs" = 1
         "schedule.model_min_steps" = 2
+        "planner.amplitude" = 0.25
+
+        [overrides.gda]
+        tiny.width = 4
         """))
     swept = cli(tmp_path, "stackelberg.sweep", str(recipe), "--workers", "2")
     assert swept.returncode == 0, swept.stderr + swept.stdout
-    for algo in ("pal", "gda"):
+    for algo, width in (("pal", 16), ("gda", 4)):
         cell = RunFolder(tmp_path / "sweep" / f"my-swingup-{algo}-s0")
         assert [int(r["samples"]) for r in cell.read_metrics()] == [200, 400]
+        cell_record = tomllib.loads(cell.config_file.read_text())
+        assert cell_record["planner"]["amplitude"] == 0.25 and cell_record["tiny"]["width"] == width
     # diagnose reads the run's config (and so imports the module) like --resume does; in a
     # fresh process, so the module's registrations do not leak into other tests
     code = (f"from stackelberg.cli.diagnose import load_config; "
-            f"print(load_config(__import__('pathlib').Path({str(out)!r})).run.policy)")
+            f"print(load_config(__import__('pathlib').Path({str(out)!r})).planner)")
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert shown.returncode == 0 and shown.stdout.strip() == "planner", shown.stderr
+    assert shown.returncode == 0 and "amplitude=0.5" in shown.stdout, shown.stderr
+
+    reported = cli(tmp_path, "stackelberg.report", str(out),
+                   *[str(p) for p in sorted((tmp_path / "sweep").glob("my-swingup-*"))])
+    assert reported.returncode == 0, reported.stderr
+    assert "pal+planner" in reported.stdout and "gda+planner" in reported.stdout
+    # render films a MuJoCo task: the same players on the built-in pendulum
+    filmed = tmp_path / "filmed"
+    made = cli(tmp_path, "stackelberg.run", "--import", "mygame", "--task", "inverted-pendulum",
+               "--policy", "planner", *FAST[2:], "--samples", "200", "--out", str(filmed))
+    assert made.returncode == 0, made.stderr
+    video = tmp_path / "episode.gif"
+    rendered = cli(tmp_path, "stackelberg.render", str(filmed), "--gif", "--max-steps", "5",
+                   "--width", "64", "--height", "64", "--out", str(video))
+    assert rendered.returncode == 0 and video.stat().st_size > 0, rendered.stderr
+
+
+@pytest.mark.parametrize("how,message", [
+    (["--set", "planner.amplitude=3"], "planner.amplitude must be in (0, 2], got 3.0"),
+    (["--set", "planner.amplitude=wide"], "planner.amplitude must be float, got 'wide'"),
+    (["--set", "planner.width=3"], "unknown config key 'planner.width'; valid keys in [planner]: "
+                                   "amplitude, repeats"),
+    (["--set", "tiny.width=0"], "tiny.width must be >= 1, got 0"),
+    (["--config", "bad.toml"], "[planner] must be a table"),
+    (["--config", "typo.toml"], "unknown config key 'planner.amplitud'"),
+])
+def test_a_wrong_value_in_an_own_section_is_one_line_and_exit_2(tmp_path, how, message):
+    (tmp_path / "mygame.py").write_text(MODULE)
+    (tmp_path / "bad.toml").write_text('planner = 3\n')
+    (tmp_path / "typo.toml").write_text('[planner]\namplitud = 1.0\n')
+    proc = cli(tmp_path, "stackelberg.run", "--import", "mygame", "--task", "my-swingup",
+               "--policy", "planner", *how, "--out", str(tmp_path / "x"))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x").exists()
 
 
 def test_an_unknown_import_is_one_line(tmp_path):

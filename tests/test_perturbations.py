@@ -10,11 +10,11 @@ import torch
 
 from stackelberg import tasks
 from stackelberg import PAL, DynamicsEnsemble, Game, NPGPolicyPlayer, UserInputError
-from stackelberg.config import ModelConfig, NPGConfig, PolicyConfig
+from stackelberg import ModelConfig, NPGConfig, PolicyConfig
 from stackelberg.worlds.perturbations import (KINDS, SYNTAX, Perturbation, apply_perturbation,
                                        check_perturbations, parse_perturbation, resolve)
-from stackelberg.analysis.plots import perturbation_marks
-from stackelberg.core.run_folder import RunRecorder
+from stackelberg.runner.plots import perturbation_marks
+from stackelberg.runner.run_folder import RunRecorder
 from stackelberg.tasks.reacher import (FINGER, GOAL_HIGH, GOAL_LOW, NOMINAL_FOREARM, TARGET,
                            build_reacher_model, reacher_goal_distance)
 

@@ -14,9 +14,9 @@ from stackelberg import tasks
 from stackelberg.analysis import render
 from stackelberg.cli import run
 from stackelberg.analysis import video
-from stackelberg.core.registry import build_players
+from stackelberg.runner.players import build_players
 from stackelberg.config import Config, config_to_toml
-from stackelberg.core.run_folder import atomic_torch_save
+from stackelberg.runner.run_folder import atomic_torch_save
 
 from test_cli import FAST
 

@@ -5,10 +5,10 @@ import torch
 
 from stackelberg import tasks
 from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer, Trajectory
-from stackelberg.config import NPGConfig
+from stackelberg import NPGConfig
 from stackelberg.npg.player import NPGPolicyPlayer
 from stackelberg.cli import run
-from stackelberg.npg.rollouts import model_rollouts
+from stackelberg.core.model_env import model_rollouts
 from stackelberg.tasks import Task
 
 
@@ -70,7 +70,7 @@ def test_start_state_default_follows_the_paper_by_task_horizon(name, expected):
 
 def test_improve_runs_every_member_and_reports_kl():
     from stackelberg.models.deterministic import DynamicsEnsemble
-    from stackelberg.config import ModelConfig
+    from stackelberg import ModelConfig
 
     task = tasks.make("inverted-pendulum")
     cfg = NPGConfig(num_trajectories=8, horizon_cap=15)

@@ -9,7 +9,7 @@ import torch
 
 from stackelberg.cli import run
 from stackelberg.core.errors import UserInputError
-from stackelberg.core.stop_rule import parse_stop_at, target_bin
+from stackelberg.runner.stop_rule import parse_stop_at, target_bin
 from test_kill_resume import ARGS
 
 

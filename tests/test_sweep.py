@@ -12,7 +12,7 @@ import pytest
 from stackelberg.cli import run
 from stackelberg.cli import sweep
 from stackelberg.cli.recipe import load_recipe
-from stackelberg.core.run_folder import load_checkpoint
+from stackelberg.runner.run_folder import load_checkpoint
 
 # tests/test_cli.py's FAST settings as recipe overrides
 FAST = """
@@ -194,7 +194,7 @@ def test_the_plotting_module_loads_the_agg_c_extension_at_import():
     """A stop signal inside a C extension's initialisation surfaces as ImportError, not as an
     interrupt; a run imports the plotting module before its loop, so that module must load the
     Agg extension itself (pyplot alone defers it to the first figure, mid-training)."""
-    code = ("import sys, stackelberg.analysis.plots; "
+    code = ("import sys, stackelberg.runner.plots; "
             "print('matplotlib.backends._backend_agg' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"

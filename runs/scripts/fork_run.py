@@ -22,7 +22,7 @@ import torch
 
 from stackelberg.config import config_record, config_to_toml, load_saved_config, set_value
 from stackelberg.core.errors import UserInputError
-from stackelberg.core.run_folder import atomic_torch_save, load_checkpoint
+from stackelberg.runner.run_folder import atomic_torch_save, load_checkpoint
 
 LOG_STD_KEY = "policy.log_std"
 

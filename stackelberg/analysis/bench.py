@@ -263,12 +263,12 @@ def make_game(config: Config) -> Game:
     """The game `python -m stackelberg.run` plays with this config (`cli.run.play`: threads,
     then the torch and numpy seeds, then the players and the game), without a run folder: its
     reports are the run's metrics.csv rows."""
-    from stackelberg.core.process import prepare_process
-    from stackelberg.core.registry import build_players
+    from stackelberg.runner.players import build_players
+    from stackelberg.runner.process import prepare_process
 
     run = config.run
     device = check_device(run.device)
-    prepare_process(run)
+    prepare_process(run.threads, run.flush_denormal, run.seed)
     task = tasks.make(run.task)
     policy, model = build_players(config, task, device)
     return Game(task, policy, model, config.schedule, seed=run.seed, perturbations=run.perturb,

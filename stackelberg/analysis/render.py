@@ -506,7 +506,7 @@ def find_policy_file(folder: Path, checkpoint: Optional[str], iteration: Optiona
 def load_policy_source(path: Path, stem: str, need_model: bool) -> PolicySource:
     """Read a run file without executing code; a damaged or foreign file is a one-line error,
     not a traceback, and the overlay's label says which iteration it is."""
-    from stackelberg.core.run_folder import load_checkpoint
+    from stackelberg.runner.run_folder import load_checkpoint
 
     try:
         state = load_checkpoint(path)

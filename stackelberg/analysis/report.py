@@ -26,7 +26,9 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 from scipy import stats
 
+from stackelberg.config import Config, RunConfig, keys_where, saved_without_key
 from stackelberg.core.bins import bin_means
+from stackelberg.core.registry import entries
 from stackelberg.core.errors import UserInputError
 
 
@@ -192,11 +194,7 @@ def load_run(folder: Path, metric: str) -> RunCurve:
     rows, samples, values, seconds = read_metrics(metrics, metric)
     resolved = read_config(config)
     run = resolved["run"]
-    algo = run.get("algo", "?")
-    if run.get("policy", "npg") == "sac":  # model-free: no game, so no solver to name
-        algo = "sac"
-    elif run.get("policy", "npg") != "npg":  # another policy backend is another method
-        algo = f"{algo}+{run['policy']}"
+    algo = method_of(str(run.get("algo", "?")), str(run.get("policy", RunConfig().policy)))
     changes, previous = [], 0
     for r, s in zip(rows, samples):  # a change fires before the collection that starts at the previous row's count
         if r.get("perturbation"):
@@ -206,9 +204,17 @@ def load_run(folder: Path, metric: str) -> RunCurve:
                     tuple(changes), settings=_settings(resolved))
 
 
-# [run] keys that say how a run was carried out or stored, not what was run
-_BOOKKEEPING = {"seed", "out", "samples", "threads", "device", "checkpoint_every", "snapshot_every",
-                "plot_every", "render_every", "tensorboard", "stop_metric", "stop_value", "stop_window"}
+def method_of(algo: str, policy: str) -> str:
+    """The method a run is grouped under: its solver and policy player as the player's
+    registration names them (model-free SAC has no solver; another backend is `algo+name`)."""
+    found = [e for e in entries() if e.kind == "policy" and e.name == policy]
+    return found[0].report_method(algo) if found else f"{algo}+{policy}"
+
+
+@functools.cache
+def _bookkeeping() -> frozenset[str]:
+    """Keys that say how a run was carried out or stored, not what was run."""
+    return keys_where(Config(), "bookkeeping")
 
 
 @dataclass
@@ -269,7 +275,7 @@ def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(values, dict):
             continue
         for key, value in values.items():
-            if not (section == "run" and key in _BOOKKEEPING):
+            if f"{section}.{key}" not in _bookkeeping():
                 flat[f"{section}.{key}"] = _hashable(value)
     return flat
 
@@ -278,20 +284,18 @@ def _toml_value(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-# sections whose defaults do not depend on the algorithm, the task or the policy backend: a key
-# an older config.toml lacks (the option came later) is read as its default from these
-_FIXED_DEFAULT_SECTIONS = ("model", "policy", "npg", "probabilistic_model")
-
-
 @functools.cache
 def _later_option_defaults() -> dict[str, Any]:
     """The value a record that lacks a key ran with: the value before the key existed where it
-    was added with another default (`SAVED_WITHOUT_KEY`), else today's default."""
-    from stackelberg.config import SAVED_WITHOUT_KEY, Config
-
-    defaults = {k: v for k, v in _settings(Config().to_dict()).items()
-                if k.split(".", 1)[0] in _FIXED_DEFAULT_SECTIONS}
-    return {**defaults, **{k: v for k, v in SAVED_WITHOUT_KEY.items() if k in defaults}}
+    was added with another default (`saved_without`), else today's default. Only for the
+    sections whose defaults do not depend on the algorithm, the task or the policy player (no
+    player's `defaults` layer writes them): a key an older config.toml lacks (the option came
+    later) is read as its default from these."""
+    fixed = {e.section for e in entries() if e.config is not None and e.defaults is None}
+    config = Config()
+    defaults = {k: v for k, v in _settings(config.to_dict()).items()
+                if k.split(".", 1)[0] in fixed}
+    return {**defaults, **{k: v for k, v in saved_without_key(config).items() if k in defaults}}
 
 
 def differing_keys(curves: Sequence[RunCurve]) -> list[str]:
@@ -376,7 +380,7 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
     the samples every seed covers; the band is clipped to the range the data covers: with three
     seeds and returns that are either 0 or 1000, the t-interval of the mean reaches far past
     anything a return can be."""
-    from stackelberg.analysis.plots import pyplot
+    from stackelberg.runner.plots import pyplot
 
     plt = pyplot()
 

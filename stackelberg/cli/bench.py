@@ -137,7 +137,7 @@ def micro(quick: bool, compile_model: bool) -> dict:
     for row in result["ensemble"]:
         row["train_fraction_of_ceiling"] = row["train_gflops"] / ceiling
         row["forward_fraction_of_ceiling"] = row["forward_gflops"] / ceiling
-    result["npg"] = None if quick else bench_npg()
+    result["npg_update"] = None if quick else bench_npg()
     result["fvp"] = bench_fvp(2_000 if quick else 100_000, repeats=1 if quick else 5)
     result["ensemble_variants"] = bench_ensemble_variants(
         12, 3, 16 if quick else 200, repeats=2 if quick else 20, compile_model=compile_model)
@@ -155,7 +155,7 @@ def micro_lines(result: dict) -> list[str]:
         lines.append(f"ensemble train step (B={b:3d})      {spread_text(row, 'train_gflops')} GFLOP/s "
                      f"({row['train_fraction_of_ceiling']:.0%}), "
                      f"{spread_text(row, 'train_transitions_per_s', spec=',.0f')} transitions/s")
-    npg = result["npg"]
+    npg = result["npg_update"]
     if npg is not None:
         lines.append(f"NPG model rollouts                {spread_text(npg, 'model_steps_per_s', spec=',.0f')} "
                      f"model steps/s")

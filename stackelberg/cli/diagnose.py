@@ -18,7 +18,7 @@ import torch
 
 from stackelberg import tasks
 from stackelberg.config import Config, resume_config
-from stackelberg.core.run_folder import CHECKPOINT, RunFolder
+from stackelberg.runner.run_folder import CHECKPOINT, RunFolder
 from stackelberg.analysis.diagnostics import (Component, ErrorAmplification, model_error_amplification,
                                      resolve_component, task_component)
 from stackelberg.cli.args import ArgumentParser
@@ -112,8 +112,8 @@ def component_from_args(values: Optional[Sequence[str]], task_name: str, obs_dim
 def diagnose(folder: Path, snapshots: Sequence[Path], starts: int, horizon: Optional[int],
              component_args: Optional[Sequence[str]], seed: int) -> tuple[list[dict], str]:
     """Rebuild the task and players as `stackelberg.cli.run` does, load each snapshot, measure."""
-    from stackelberg.core.registry import build_players
-    from stackelberg.core.run_folder import load_checkpoint
+    from stackelberg.runner.players import build_players
+    from stackelberg.runner.run_folder import load_checkpoint
 
     config = load_config(folder)
     task = tasks.make(config.run.task)
@@ -181,7 +181,7 @@ def plot_stages(stages: list[dict], path: Path, title: str, logy: bool = False) 
 def plot_rows(rows: Sequence[tuple[str, list[dict]]], path: Path, title: str,
               logy: bool = False) -> None:
     """One run's stages wrap 4 to a row; several runs get a row each (PAL above MAL, as [P])."""
-    from stackelberg.analysis.plots import pyplot
+    from stackelberg.runner.plots import pyplot
 
     plt = pyplot()
     if len(rows) == 1:

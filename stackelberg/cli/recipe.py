@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from stackelberg import tasks
-from stackelberg.config import SECTIONS, Config, check_device, load_toml, resolve_config, set_value
+from stackelberg.config import Config, check_device, load_toml, resolve_config, set_value
 from stackelberg.core.registry import import_modules
 from stackelberg.core.errors import UserInputError
 from stackelberg.core.schedules import SCHEDULES
@@ -197,8 +197,10 @@ def _split_overrides(path: Path, overrides: Any) -> tuple[Pairs, dict[str, Pairs
 
 def _flatten(path: Path, where: str, key: str, value: Any, into: dict[str, Any]) -> None:
     if isinstance(value, dict):  # [overrides.npg] delta = ...  or unquoted npg.delta = ...
-        if key not in SECTIONS:
-            hint = f"sections {', '.join(SECTIONS)}, tasks and algorithms"
+        # a section a module of `run.imports` registers is known only once resolved: the cell's
+        # `resolve_config` refuses a table that is no section then
+        if not key.isidentifier():
+            hint = f"sections {', '.join(n for n, _ in Config().items())}, tasks and algorithms"
             raise UserInputError(f"{path}: unknown table [{where}.{key}]; valid: {hint}")
         for sub_key, sub_value in value.items():
             if isinstance(sub_value, dict):

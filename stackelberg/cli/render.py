@@ -15,6 +15,7 @@ from stackelberg.analysis.render import (LOOPS, _flag, find_policy_file, load_po
                                          pose_for, render_video)
 from stackelberg.core.errors import UserInputError, check_output_dir, exit_with
 from stackelberg.cli.args import ArgumentParser
+from stackelberg.core.registry import policy_entry
 def _even_size(text: str) -> int:
     value = int(text)
     if value < 16 or value > 4096 or value % 2:
@@ -97,7 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     torch.manual_seed(args.seed)
     folder = Path(args.run)
     try:
-        from stackelberg.core.registry import build_players
+        from stackelberg.runner.players import build_players
         from stackelberg.config import load_saved_config
         from stackelberg.worlds.perturbations import parse_perturbation, resolve
 
@@ -134,7 +135,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         out, gif = _output_path(args, folder, source.stem)
         check_output_dir(out.parent, "the video's folder")
         mode = "stochastic" if args.stochastic else "mean action"
-        method = "SAC" if config.run.policy == "sac" else config.run.algo.upper()
+        method = policy_entry(config.run.policy).run_label(config.run.algo)
         title = f"{task.name}  {method}  {source.label}  {mode}"
         report = lambda i, r: print(
             f"episode {i + 1}: return {r.ret:.2f}, success {_flag(r.success)}, {r.steps} steps"

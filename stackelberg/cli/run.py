@@ -2,7 +2,7 @@
 
 Config precedence: the algorithm's defaults < `--config FILE.toml` < command-line flags.
 `--resume` continues a run folder from its checkpoint with the folder's own config.toml; it may
-change the knobs in `RESUMABLE` (the budget, step sizes, how often to save), which act from the
+change the knobs declared resumable (the budget, step sizes, how often to save), which act from the
 next iteration on, and refuses any other change by name. Every bad input, here and in a run
 folder, is one line on stderr and exit code 2, before anything in the folder is written.
 """
@@ -21,16 +21,18 @@ from typing import Any, Optional, Sequence
 import torch
 
 from stackelberg import tasks
-from stackelberg.config import (RESUMABLE, Config, config_changes, config_record, config_to_toml,
-                                check_device, load_toml, refuse_unresumable, resolve_config,
-                                resume_config, set_value)
+from stackelberg.config import (Config, check_device, config_changes, config_from_record,
+                                config_record, config_to_toml, keys_where, load_toml,
+                                record_keys, refuse_unresumable, resolve_config, resumable_keys,
+                                resume_config)
 from stackelberg.core.errors import NonFiniteError, UserInputError, check_output_dir, exit_with, from_os_error, make_output_dir
 from stackelberg.cli.args import ArgumentParser
-from stackelberg.core.process import prepare_process
-from stackelberg.core.schedules import SCHEDULES, Schedule, make_schedule
-from stackelberg.core.run_folder import RunFolder, RunRecorder
-from stackelberg.core.stop_rule import parse_stop_at, target_bin
-from stackelberg.core.tensorboard_log import TensorBoardLog, require_tensorboard
+from stackelberg.core.registry import model_entry, model_players, policy_entry, policy_players
+from stackelberg.core.schedules import SCHEDULES, Schedule
+from stackelberg.runner.process import prepare_process
+from stackelberg.runner.run_folder import RunFolder, RunRecorder
+from stackelberg.runner.stop_rule import parse_stop_at, target_bin
+from stackelberg.runner.tensorboard_log import TensorBoardLog, require_tensorboard
 
 LEADERS = {"policy": "pal", "model": "mal"}
 SCHEDULE_KNOBS = [f.name for f in dataclasses.fields(Schedule) if f.name != "name"]
@@ -41,8 +43,6 @@ FLAG_KEYS = {"task": "run.task", "samples": "run.samples", "seed": "run.seed", "
              "tensorboard": "run.tensorboard", "perturb": "run.perturb",
              "render_every": "run.render_every",
              **{"schedule_" + name: "schedule." + name for name in SCHEDULE_KNOBS}}
-# changes of these are not worth a line in config_changes.log: a budget and a machine setting
-_QUIET_CHANGES = {"run.samples", "run.threads"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,13 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help=f"task (default inverted-pendulum): {', '.join(tasks.names())}, "
                                   f"or one an --import'ed module registers")
     p.add_argument("--policy",
-                   help="policy player: npg (default, [P]), mbpo (SAC on branched model rollouts; "
-                        "the schedule knobs then default to MBPO's loop), sac (model-free SAC "
-                        "on real data, no model player) or one an --import'ed module registers")
+                   help=f"policy player (default {Config().run.policy}, [P]'s NPG): "
+                        f"{', '.join(policy_players())}, or one an --import'ed module registers; "
+                        f"its own defaults (say, MBPO's schedule) apply under --config and flags")
     p.add_argument("--model-player",
-                   help="model player: deterministic ensemble ([P]), probabilistic (MBPO's), "
-                        "one an --import'ed module registers; auto (default) = the policy "
-                        "player's own")
+                   help=f"model player: {', '.join(model_players())}, or one an --import'ed "
+                        f"module registers; auto (default) = the policy player's own")
     p.add_argument("--import", dest="imports", action="append", metavar="MODULE",
                    help="import MODULE first (repeatable): your own tasks and players register "
                         "themselves on import (tasks.register, register_policy_player, "
@@ -99,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last checkpoint, with its own config; "
                         "--samples may extend the budget, and --set (or a knob's flag) may change "
-                        f"{', '.join(sorted(RESUMABLE - {'run.samples'}))}")
+                        f"{', '.join(sorted(resumable_keys(Config()) - {'run.samples'}))}")
     return p
 
 
@@ -162,8 +161,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 def resolve_resume(args: argparse.Namespace) -> Config:
     """The config a run was started with (its config.toml, validated), with the changes the
-    resume asks for (`--samples`, `--set KEY=VALUE`, a knob's flag); any change outside
-    `RESUMABLE` is refused by name."""
+    resume asks for (`--samples`, `--set KEY=VALUE`, a knob's flag); any change of a knob not
+    declared resumable is refused by name."""
     if not args.out:
         raise UserInputError("--resume needs --out <run folder>")
     if args.config:
@@ -272,20 +271,21 @@ def _nonfinite(tree: Any, prefix: str = "") -> list[str]:
     return []
 
 
-def blamed_knob(err: NonFiniteError, game: Any, config: Config) -> Optional[str]:
-    """The step size to lower after a divergence: that of the player whose parameters went
-    non-finite (the model's, the value baseline's, the policy's), else the one the error names."""
+def knob_to_lower(err: NonFiniteError, game: Any, config: Config) -> Optional[str]:
+    """The step size to lower after a divergence: the one the registry names for the player
+    whose parameters went non-finite (`diverge_knobs`), else the one the error names."""
     try:
         model_bad = _nonfinite(game.model.state_dict())
         policy_bad = _nonfinite(game.policy.state_dict())
     except Exception:  # a player that cannot even report its state: go by the message
         model_bad, policy_bad = [], []
+    knob = None
     if model_bad:
-        return "probabilistic_model.lr" if config.model_player == "probabilistic" else "model.lr"
-    if policy_bad and config.run.policy == "mbpo":
-        return "mbpo.lr"
-    if policy_bad:
-        return "npg.value_lr" if any(".value." in f".{n}." for n in policy_bad) else "npg.delta"
+        knob = model_entry(config.model_player).blamed_knob(model_bad)
+    elif policy_bad:
+        knob = policy_entry(config.run.policy).blamed_knob(policy_bad)
+    if knob is not None:
+        return knob
     named = re.search(r"\blower ([a-z_]+\.[a-z_]+)", str(err))
     return named.group(1) if named else None
 
@@ -302,10 +302,10 @@ def divergence_message(err: NonFiniteError, game: Any, config: Config, out: Path
     else:
         lines.append(f"It diverged in its first iteration, before any checkpoint was written; "
                      f"the transitions it collected are in {out / 'data'}.")
-    knob = blamed_knob(err, game, config)
+    knob = knob_to_lower(err, game, config)
     section, _, name = (knob or "").partition(".")
-    value = getattr(getattr(config, section, None), name, None) if knob else None
-    if knob in RESUMABLE and isinstance(value, float):
+    value = getattr(config.section(section), name, None) if knob else None
+    if knob in resumable_keys(config) and isinstance(value, float):
         start = "go on" if saved is not None else "start again"
         lines.append(f"To {start} with a smaller step: python -m stackelberg.run --resume "
                      f"--out {out} --set {knob}={value / 2:g}")
@@ -328,18 +328,11 @@ def _restore(game: Any, out: Path, config: Config, changes: dict[str, tuple[Any,
                              f"{config.run.samples} would cut its budget below them (give at "
                              f"least {done} to extend it)")
     recorded = state.get("config")
-    if isinstance(recorded, dict):  # checkpoints since config records were kept in them
-        made_with = Config()
-        made_with.schedule = make_schedule(config.run.algo)
-        for section, values in recorded.items():
-            for key, value in (values.items() if isinstance(values, dict) else ()):
-                try:
-                    set_value(made_with, f"{section}.{key}", value)
-                except UserInputError:  # a field the code no longer has: compare the rest
-                    pass
+    if isinstance(recorded, dict):  # a checkpoint that keeps the config it was made with
+        made_with = config_from_record(recorded, lenient=True)
+        kept = record_keys(recorded)
         edited = {k: v for k, v in config_changes(made_with, config).items()
-                  if k.partition(".")[2] in recorded.get(k.partition(".")[0], {})
-                  and k not in changes}
+                  if k in kept and k not in changes}
         assert path is not None  # a state comes from a file
         refuse_unresumable(edited, f"{folder.config_file} was edited since {path.name}: it")
     folder.check_data_files(state)
@@ -381,11 +374,11 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     from tqdm import tqdm
 
     from stackelberg.core.game import Game
-    from stackelberg.core.registry import build_players
+    from stackelberg.runner.players import build_players
 
     changes = changes or {}
     run = config.run
-    prepare_process(run)
+    prepare_process(run.threads, run.flush_denormal, run.seed)
     task = tasks.make(run.task)
     lock, created = None, not out.exists()
     try:
@@ -421,19 +414,18 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
         # the unreadable checkpoint.pt goes, so the next save keeps the one resumed from as
         # checkpoint_prev.pt, as an uninterrupted run would have it
         folder.checkpoint_file.unlink(missing_ok=True)
-    backend = "" if run.policy == "npg" else f" ({run.policy.upper()} policy)"
-    name = "model-free SAC" if run.policy == "sac" else f"{run.algo.upper()}{backend}"
+    name = policy_entry(run.policy).run_label(run.algo)
     recorder = RunRecorder(out, config_to_toml(config), f"{name} on {run.task} (seed {run.seed})",
                            score_name=task.score_name, record=config_record(config))
     game.on_collect = recorder.save_data
     if resume and state is not None:
         recorder.restore(state)
-        _log_changes(out, changes, game)
+        _log_changes(out, changes, game, keys_where(config, "incidental"))
     saved = (game.iteration, game.samples) if resume and game.iteration else None
     if run.plot_every:
         # import matplotlib now, not at the first plot: a stop signal that lands inside its
         # C-extension initialisation surfaces as ImportError, not as an interrupt
-        import stackelberg.analysis.plots  # noqa: F401
+        import stackelberg.runner.plots  # noqa: F401
     board = TensorBoardLog(folder.tensorboard_dir, game.samples if resume else None) \
         if run.tensorboard else None
     bar = tqdm(total=run.samples, initial=game.samples, unit="samples", disable=not progress,
@@ -498,10 +490,12 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     return code
 
 
-def _log_changes(out: Path, changes: dict[str, tuple[Any, Any]], game: Any) -> None:
+def _log_changes(out: Path, changes: dict[str, tuple[Any, Any]], game: Any,
+                 quiet: frozenset[str]) -> None:
     """Say which knobs this resume changed, on stderr and in config_changes.log (config.toml
-    then holds only the new values)."""
-    shown = {k: v for k, v in changes.items() if k not in _QUIET_CHANGES}
+    then holds only the new values); changes of `quiet` knobs (a budget, a machine setting)
+    are not worth a line."""
+    shown = {k: v for k, v in changes.items() if k not in quiet}
     if not shown:
         return
     text = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in shown.items())

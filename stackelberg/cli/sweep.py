@@ -24,15 +24,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from stackelberg.config import Config, load_saved_config
+from stackelberg.config import Config, keys_where, load_saved_config
 from stackelberg.core.errors import UserInputError, check_figure_path, check_output_dir, exit_with, from_os_error
 from stackelberg.cli.args import ArgumentParser, finite_float
 from stackelberg.cli.recipe import Cell, Recipe, load_recipe
 from stackelberg.cli.stop_signal import Terminated
 
-# may differ between a run folder's config.toml and the recipe: the budget can be extended,
-# threads are a machine setting and the folder may have been moved
-UNCOMPARED = {"run.samples", "run.threads", "run.out"}
 RAY_PIP = f"{sys.executable} -m pip install 'ray>=2.9'"
 
 
@@ -83,7 +80,7 @@ def cell_state(cell: Cell) -> tuple[str, Optional[int]]:
 
     Completion is judged from the checkpoint, not metrics.csv: a run killed between writing
     its last metrics row and its last checkpoint still needs that iteration replayed."""
-    from stackelberg.core.run_folder import CheckpointError, RunFolder
+    from stackelberg.runner.run_folder import CheckpointError, RunFolder
 
     check_output_dir(cell.folder, f"cell {cell.name}: folder")
     folder = RunFolder(cell.folder)
@@ -113,12 +110,17 @@ def cell_state(cell: Cell) -> tuple[str, Optional[int]]:
 
 
 def config_differences(expected: Config, saved_toml: Path) -> list[str]:
-    """`section.key: saved -> expected` for every value the recipe would change."""
+    """`section.key: saved -> expected` for every value the recipe would change. A budget, a
+    machine setting (knobs declared incidental: the budget can be extended) and the folder's
+    own path (unrecorded: it may have been moved) may differ."""
     saved = load_saved_config(saved_toml)
     old, new = saved.to_dict(), expected.to_dict()
-    return [f"{section}.{key}: {old[section][key]!r} -> {value!r}"
+    uncompared = keys_where(expected, "incidental") | \
+        (frozenset(f"{s}.{k}" for s, values in new.items() for k in values)
+         - keys_where(expected, "recorded"))
+    return [f"{section}.{key}: {old.get(section, {}).get(key)!r} -> {value!r}"
             for section, values in new.items() for key, value in values.items()
-            if f"{section}.{key}" not in UNCOMPARED and old[section][key] != value]
+            if f"{section}.{key}" not in uncompared and old.get(section, {}).get(key) != value]
 
 
 def select_cells(recipe: Recipe, patterns: Sequence[str]) -> Recipe:
@@ -148,7 +150,7 @@ _stopping = threading.Event()  # set once the sweep was terminated: no run may s
 def run_job(job: Job) -> JobResult:
     """Start or resume one cell as `python -m stackelberg.run`. Deciding here, from the folder,
     makes a retried job (e.g. by Ray after a lost worker) resume instead of failing."""
-    from stackelberg.core.run_folder import RunFolder
+    from stackelberg.runner.run_folder import RunFolder
 
     folder = Path(job.folder)
     resumed = RunFolder(folder).config_file.is_file()
@@ -253,7 +255,7 @@ def run_ray(jobs: Sequence[Job], threads: int, workers: Optional[int], address: 
 # --- the summary --------------------------------------------------------------------------
 def last_row(folder: Path) -> Optional[dict]:
     """The last row of a cell's metrics.csv; None if there is none or it cannot be read."""
-    from stackelberg.core.run_folder import RunFolder
+    from stackelberg.runner.run_folder import RunFolder
 
     try:
         rows = RunFolder(folder).read_metrics()

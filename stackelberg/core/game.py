@@ -13,10 +13,11 @@ import gymnasium as gym
 import torch
 
 from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer, Trajectory
+from stackelberg.core.knobs import check_settings
 from stackelberg.core.errors import NonFiniteError
 from stackelberg.worlds.perturbations import Perturbation, PerturbationPlan
 from stackelberg.core.protocols import ModelPlayer, PolicyPlayer
-from stackelberg.npg.rollouts import model_rollouts
+from stackelberg.core.model_env import model_rollouts
 from stackelberg.core.schedules import Schedule
 from stackelberg.worlds import collect as world
 from stackelberg.tasks import Task, validate_task
@@ -72,7 +73,7 @@ class Game:
         `perturbations` (or their text, `dynamics@10000`) each fire once, on the training and
         the evaluation env, before the first collection that starts with at least `at_samples`
         samples; they are checked against the task here, so a bad one fails before training."""
-        schedule.validate()
+        check_settings("schedule", schedule)
         validate_task(task)  # a Task that does not fit its env fails here, naming the field
         self.perturbations = PerturbationPlan(task, perturbations)
         self.on_collect = on_collect

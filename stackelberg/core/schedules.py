@@ -12,41 +12,38 @@ from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 from stackelberg.core.errors import UserInputError
+from stackelberg.core.knobs import knob
 
 
 @dataclass
 class Schedule:
-    name: str = "pal"
-    # True: the policy improves on M_k before the model fits this iteration's data (GDA, BR).
-    simultaneous: bool = False
-    initial_samples: int = 2500
-    # samples collected per iteration; None = min(samples_horizon_multiple * H_env, samples_cap)
-    samples_per_iteration: Optional[int] = None
-    samples_horizon_multiple: int = 5
-    samples_cap: int = 1000
-    buffer_capacity: Optional[int] = 2500  # transitions; None = keep everything
-    model_epochs: int = 100
-    model_min_steps: int = 100
-    model_max_steps: int = 100_000
-    npg_steps: int = 4
+    name: str = knob("pal", "the algorithm (run.algo)", choices=lambda: sorted(SCHEDULES))
+    simultaneous: bool = knob(False, "the policy improves on M_k before the model fits (GDA, BR)")
+    initial_samples: int = knob(2500, "samples collected before the first iteration", limits=">= 1")
+    samples_per_iteration: Optional[int] = knob(
+        None, "samples per iteration; none = min(samples_horizon_multiple * H_env, samples_cap)",
+        limits=">= 1")
+    samples_horizon_multiple: int = knob(5, "samples per iteration in episode lengths", limits=">= 1")
+    samples_cap: int = knob(1000, "at most this many samples per iteration", limits=">= 1")
+    buffer_capacity: Optional[int] = knob(2500, "transitions the model fits on; none = all",
+                                          limits=">= 1")
+    model_epochs: int = knob(100, "model epochs per iteration", limits=">= 1", resumable=True)
+    model_min_steps: int = knob(100, "at least this many model steps per fit", limits=">= 0",
+                                resumable=True)
+    model_max_steps: int = knob(100_000, "at most this many model steps per fit", limits=">= 1",
+                                resumable=True)
+    npg_steps: int = knob(4, "policy improvement steps per iteration", limits=">= 1",
+                          resumable=True)
 
     def samples_for(self, horizon: int) -> int:
         if self.samples_per_iteration is not None:
             return self.samples_per_iteration
         return min(self.samples_horizon_multiple * horizon, self.samples_cap)
 
-    def validate(self) -> None:
-        positive = ["initial_samples", "samples_horizon_multiple", "samples_cap", "model_epochs",
-                    "model_max_steps", "npg_steps"]
-        for key in positive:
-            if getattr(self, key) <= 0:
-                raise UserInputError(f"schedule.{key} must be positive, got {getattr(self, key)}")
-        if self.samples_per_iteration is not None and self.samples_per_iteration <= 0:
-            raise UserInputError("schedule.samples_per_iteration must be positive (or none)")
-        if self.buffer_capacity is not None and self.buffer_capacity <= 0:
-            raise UserInputError("schedule.buffer_capacity must be positive (or none = unbounded)")
-        if self.model_min_steps < 0 or self.model_min_steps > self.model_max_steps:
-            raise UserInputError("schedule.model_min_steps must be in [0, model_max_steps]")
+    def rules(self) -> list[tuple[bool, str]]:
+        """The rules that tie fields together (each field's own limits are on the field)."""
+        return [(self.model_min_steps <= self.model_max_steps,
+                 "model_min_steps must be in [0, model_max_steps]")]
 
 
 def PAL(**overrides) -> Schedule:

@@ -1,8 +1,9 @@
 """Settings of the MBPO backend (Janner et al. 2019; official code `jannerm/mbpo`): the
-SAC/branched-rollout policy player (its model player's config is `models.config`).
+SAC/branched-rollout policy player (its model player's config is `models.config`), and
+model-free SAC's own settings.
 
-Plain dataclasses with no torch import, so `stackelberg.config` can import them for TOML
-sections without an import cycle. Defaults are the official code's; where it differs per task,
+Plain dataclasses with no torch import; each knob's limits and resume rule are declared on its
+field (`core.knobs`). Defaults are the official code's; where it differs per task,
 the dataclass default is Hopper's and `MBPO_TASK_DEFAULTS` holds every task's values.
 """
 from __future__ import annotations
@@ -10,69 +11,72 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, Optional
 
+from stackelberg.core.knobs import knob, redefault
+
 
 @dataclass
-class MBPOConfig:
+class SACConfig:
+    """Soft actor-critic (Haarnoja et al. 2018, softlearning defaults as MBPO uses them): the
+    settings of model-free SAC (`[sac]`), and the SAC part of MBPO's player (`MBPOConfig`)."""
+
+    hidden_sizes: tuple[int, ...] = knob((256, 256), "actor and critic widths", limits=">= 1")
+    lr: float = knob(3e-4, "step size of actor, critics and temperature", limits="> 0",
+                     resumable=True)
+    gamma: float = knob(0.99, "discount", limits="(0, 1]")
+    tau: float = knob(5e-3, "Polyak rate of the target critics, updated every SAC step",
+                      limits="(0, 1]")
+    batch_size: int = knob(256, "transitions per SAC step", limits=">= 1")
+    init_log_alpha: float = knob(0.0, "initial log temperature")
+    target_entropy: Optional[float] = knob(None, "none = -act_dim (SAC's default)")
+    log_std_min: float = knob(-20.0, "lower bound of the actor's log standard deviation")
+    log_std_max: float = knob(2.0, "upper bound of the actor's log standard deviation")
+    updates_per_step: int = knob(1, "G: SAC updates per real environment step", limits=">= 0")
+    min_pool_size: int = knob(1000, "no SAC updates for environment steps taken before this many",
+                              limits=">= 0")
+    # act uniformly at random until the first improve call (SAC's initial exploration)
+    uniform_initial_actions: bool = knob(True, "uniform random actions before the first update")
+
+    def rules(self) -> list[tuple[bool, str]]:
+        """The rules that tie fields together (each field's own limits are on the field)."""
+        return [(self.log_std_min < self.log_std_max, "log_std_min must be < log_std_max")]
+
+
+@dataclass
+class MBPOConfig(SACConfig):
     """MBPO's policy player: SAC trained on branched model rollouts (algorithms sheet 4.1-4.3).
 
     `initial_random_steps` and `model_train_freq` are not read by the player: they are the
     values the Game's schedule should use (`initial_samples`, `samples_per_iteration`).
     """
 
-    # --- SAC (softlearning defaults as used by MBPO) ---
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    lr: float = 3e-4  # actor, critics and temperature
-    gamma: float = 0.99
-    tau: float = 5e-3  # Polyak rate of the target critics, updated every SAC step
-    batch_size: int = 256
-    init_log_alpha: float = 0.0
-    target_entropy: Optional[float] = -1.0  # None = -act_dim (SAC's default; MBPO sets it per task)
-    log_std_min: float = -20.0
-    log_std_max: float = 2.0
-    # --- MBPO ---
-    updates_per_step: int = 20  # G: SAC updates per real environment step
-    rollout_schedule: tuple[int, ...] = (20, 150, 1, 15)  # [a, b, x, y]: k goes x -> y over epochs a -> b
-    epoch_length: int = 1000  # environment steps per epoch (the k schedule's clock)
-    rollouts_per_env_step: int = 400  # MBPO's 1e5 branched rollouts per 250 environment steps
-    retain_epochs: int = 1  # the model buffer keeps this many epochs' worth of rollouts
-    real_ratio: float = 0.05  # fraction of each SAC batch drawn from real data
-    min_pool_size: int = 1000  # no SAC updates for environment steps taken before this many
+    target_entropy: Optional[float] = redefault(SACConfig, "target_entropy", -1.0)
+    updates_per_step: int = redefault(SACConfig, "updates_per_step", 20)
+    rollout_schedule: tuple[int, ...] = knob(
+        (20, 150, 1, 15), "[a, b, x, y]: rollout length goes x -> y over epochs a -> b", limits=">= 0")
+    epoch_length: int = knob(1000, "environment steps per epoch (the k schedule's clock)",
+                             limits=">= 1")
+    rollouts_per_env_step: int = knob(400, "MBPO's 1e5 branched rollouts per 250 environment steps",
+                                      limits=">= 0")
+    retain_epochs: int = knob(1, "the model buffer keeps this many epochs' rollouts", limits=">= 1")
+    real_ratio: float = knob(0.05, "share of each SAC batch drawn from real data", limits="[0, 1]")
     # False: rewards of model rollouts come from the task's exact reward_fn (this library's
     # default: every task here has one). True: from the model's reward head (MBPO's default).
-    learned_reward: bool = False
-    # act uniformly at random until the first improve call (MBPO's initial exploration)
-    uniform_initial_actions: bool = True
-    rollout_chunk: int = 50_000  # start states rolled out at once (bounds memory, not results)
-    save_model_buffer: bool = True  # False: checkpoints omit the synthetic data (~0.7 GB on Hopper at k=15)
-    # --- for the Game's schedule, not read by the player ---
-    initial_random_steps: int = 5000
-    model_train_freq: int = 250
+    learned_reward: bool = knob(False, "rollout rewards from the model's reward head")
+    rollout_chunk: int = knob(50_000, "start states rolled out at once (bounds memory, not results)",
+                              limits=">= 1")
+    save_model_buffer: bool = knob(True, "false: checkpoints omit the synthetic data")
+    initial_random_steps: int = knob(5000, "for the schedule: uniform exploration steps",
+                                     limits=">= 1")
+    model_train_freq: int = knob(250, "for the schedule: environment steps per model fit",
+                                 limits=">= 1")
 
-    def validate(self) -> None:
-        from stackelberg.core.errors import UserInputError
-
+    def rules(self) -> list[tuple[bool, str]]:
         a, b, x, y = self.rollout_schedule if len(self.rollout_schedule) == 4 else (0, 0, 0, 0)
-        checks = [
+        return super().rules() + [
             (len(self.rollout_schedule) == 4, "rollout_schedule must be [a, b, x, y]"),
             (b > a, "rollout_schedule needs end epoch b > start epoch a"),
             (x >= 1 and y >= 1, "rollout_schedule lengths x, y must be >= 1"),
-            (all(h > 0 for h in self.hidden_sizes), "hidden_sizes must be positive"),
-            (self.lr > 0, "lr must be positive"),
-            (0 < self.gamma <= 1, "gamma must be in (0, 1]"),
-            (0 < self.tau <= 1, "tau must be in (0, 1]"),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
-            (self.log_std_min < self.log_std_max, "log_std_min must be < log_std_max"),
-            (self.updates_per_step >= 0, "updates_per_step must be >= 0"),
-            (self.epoch_length >= 1, "epoch_length must be >= 1"),
-            (self.rollouts_per_env_step >= 0, "rollouts_per_env_step must be >= 0"),
-            (self.retain_epochs >= 1, "retain_epochs must be >= 1"),
-            (0 <= self.real_ratio <= 1, "real_ratio must be in [0, 1]"),
-            (self.min_pool_size >= 0, "min_pool_size must be >= 0"),
-            (self.rollout_chunk >= 1, "rollout_chunk must be >= 1"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise UserInputError(f"mbpo: {message}")
 
 
 # Per-task settings of the official configs (algorithms sheet 4.2). Hopper's k schedule is the

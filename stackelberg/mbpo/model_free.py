@@ -13,27 +13,26 @@ the current policy, then the player takes that many SAC updates.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, fields
 from typing import Any
 
 import torch
 
 from stackelberg.core.buffers import ReplayBuffer
-from stackelberg.mbpo.config import MBPOConfig
 from stackelberg.core.protocols import FitReport
+from stackelberg.mbpo.config import MBPOConfig, SACConfig
 
 # schedule knobs for model-free SAC: explore uniformly, then a block of updates every 250 steps
 SAC_INITIAL_RANDOM_STEPS = 5000
 SAC_TRAIN_EVERY = 250
 
 
-def sac_only_config(**overrides: Any) -> MBPOConfig:
-    """SAC settings with no model data: real_ratio 1, no branched rollouts, one update per step,
-    target entropy -|A| (`None`)."""
-    base = MBPOConfig(real_ratio=1.0, rollouts_per_env_step=0, updates_per_step=1,
-                      target_entropy=None, save_model_buffer=False,
-                      initial_random_steps=SAC_INITIAL_RANDOM_STEPS, model_train_freq=SAC_TRAIN_EVERY)
-    return replace(base, **overrides)
+def sac_only_config(settings: SACConfig | None = None) -> MBPOConfig:
+    """The MBPO player's settings that make it plain SAC: these SAC settings, every batch from
+    real data (real_ratio 1), no branched rollouts, no synthetic data in checkpoints."""
+    return MBPOConfig(**asdict(settings or SACConfig()), real_ratio=1.0, rollouts_per_env_step=0,
+                      save_model_buffer=False, initial_random_steps=SAC_INITIAL_RANDOM_STEPS,
+                      model_train_freq=SAC_TRAIN_EVERY)
 
 
 class NoModel:
@@ -58,17 +57,24 @@ class NoModel:
         pass
 
 
-def no_model(config: Any, task: Any, device: torch.device) -> NoModel:
+def no_model(settings: None, context: Any) -> NoModel:
     """`run.model_player = "none"`: the model-free game's absent model."""
     return NoModel()
 
 
 def sac_run_defaults(task_name: str) -> dict[str, dict[str, Any]]:
-    """Model-free SAC's defaults: its SAC settings in `[mbpo]`, uniform exploration for the
-    first 5,000 steps, a block of updates every 250 steps, every transition kept."""
-    from stackelberg.mbpo.config import _section
+    """Model-free SAC's schedule: uniform exploration for the first 5,000 steps, a block of
+    updates every 250 steps, every transition kept (its `[sac]` defaults are SACConfig's)."""
+    return {"schedule": {"initial_samples": SAC_INITIAL_RANDOM_STEPS,
+                         "samples_per_iteration": SAC_TRAIN_EVERY, "buffer_capacity": None}}
 
-    mbpo = sac_only_config()
-    return {"mbpo": _section(mbpo),
-            "schedule": {"initial_samples": mbpo.initial_random_steps,
-                         "samples_per_iteration": mbpo.model_train_freq, "buffer_capacity": None}}
+
+def upgrade_sac_record(record: dict[str, Any]) -> None:
+    """A record of a SAC run from before `[sac]`: its SAC settings were in `[mbpo]` (with
+    real data only and no rollouts, which SAC now sets itself)."""
+    run, mbpo = record.get("run"), record.get("mbpo")
+    if isinstance(run, dict) and run.get("policy") == "sac" and "sac" not in record \
+            and isinstance(mbpo, dict):
+        names = {f.name for f in fields(SACConfig)}
+        record["sac"] = {k: v for k, v in mbpo.items() if k in names}
+        del record["mbpo"]

@@ -26,23 +26,22 @@ dynamics model. Terminations always use the task's function (as MBPO's oracle do
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import torch
 
 from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer
+from stackelberg.core.knobs import check_settings
 from stackelberg.core.errors import NonFiniteError, UserInputError
-from stackelberg.mbpo.config import MBPO_TASK_DEFAULTS, MBPOConfig, mbpo_config_for
+from stackelberg.mbpo.config import MBPO_TASK_DEFAULTS, MBPOConfig, SACConfig, mbpo_config_for
 from stackelberg.models.config import ProbabilisticModelConfig
 from stackelberg.mbpo.model_buffer import TransitionRing
 from stackelberg.core.protocols import ImproveReport, ModelPlayer
 from stackelberg.models.probabilistic import ProbabilisticEnsemble
 from stackelberg.mbpo.sac import SAC
+from stackelberg.core.registry import PlayerContext
+from stackelberg.mbpo.model_free import sac_only_config
 from stackelberg.tasks import Task
-
-if TYPE_CHECKING:
-    from stackelberg.config import Config
-
 
 __all__ = ["MBPOPolicyPlayer", "MBPOConfig", "MBPO_TASK_DEFAULTS", "mbpo_config_for",
            "rollout_length", "build_mbpo_players"]
@@ -70,7 +69,7 @@ class MBPOPolicyPlayer:
                  device: str | torch.device = "cpu", seed: int = 0):
         self.task = task
         self.config = config or mbpo_config_for(task.name)
-        self.config.validate()
+        check_settings("mbpo", self.config)
         cfg = self.config
         self.device = torch.device(device)
         self.sac = SAC(task.obs_dim, task.act_dim, cfg.hidden_sizes, cfg.lr, cfg.gamma, cfg.tau,
@@ -285,14 +284,11 @@ def build_mbpo_players(task: Task, mbpo_config: Optional[MBPOConfig] = None,
     return policy, model
 
 
-def mbpo_player(config: "Config", task: Task, device: torch.device) -> MBPOPolicyPlayer:
+def mbpo_player(settings: MBPOConfig, context: PlayerContext) -> MBPOPolicyPlayer:
     """`run.policy = "mbpo"`: SAC on branched model rollouts, from `[mbpo]`."""
-    return MBPOPolicyPlayer(task, config.mbpo, device, config.run.seed)
+    return MBPOPolicyPlayer(context.task, settings, context.device, context.seed)
 
 
-def sac_player(config: "Config", task: Task, device: torch.device) -> MBPOPolicyPlayer:
-    """`run.policy = "sac"`: model-free SAC, the `[mbpo]` section's SAC on real data only."""
-    if config.mbpo.real_ratio != 1.0 or config.mbpo.rollouts_per_env_step != 0:
-        raise UserInputError("run.policy = \"sac\" trains on real data only: keep mbpo.real_ratio = 1 "
-                             "and mbpo.rollouts_per_env_step = 0 (or use run.policy = \"mbpo\")")
-    return MBPOPolicyPlayer(task, config.mbpo, device, config.run.seed)
+def sac_player(settings: SACConfig, context: PlayerContext) -> MBPOPolicyPlayer:
+    """`run.policy = "sac"`: model-free SAC from `[sac]`, trained on real data only."""
+    return MBPOPolicyPlayer(context.task, sac_only_config(settings), context.device, context.seed)

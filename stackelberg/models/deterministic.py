@@ -13,12 +13,11 @@ from stackelberg.core.buffers import ReplayBuffer
 from stackelberg.models.config import ModelConfig, fit_in_bfloat16
 from stackelberg.models.early_stopping import MemberEarlyStopping
 from stackelberg.models.ensemble import EnsembleLinear, EnsembleMLP
-from stackelberg.core.errors import NonFiniteError
+from stackelberg.core.errors import NonFiniteError, UserInputError
 from stackelberg.core.protocols import FitReport
+from stackelberg.core.registry import PlayerContext
 
 if TYPE_CHECKING:
-    from stackelberg.config import Config
-    from stackelberg.tasks import Task
     from stackelberg.tasks.base import Symmetry
 
 _EPS = 1e-8
@@ -188,18 +187,17 @@ class DynamicsEnsemble(EnsembleModel):
 
 
 
-def deterministic_model(config: "Config", task: "Task", device: torch.device) -> DynamicsEnsemble:
+def deterministic_model(settings: ModelConfig, context: PlayerContext) -> DynamicsEnsemble:
     """`run.model_player = "deterministic"`: [P]'s ensemble from `[model]`, with the task's
     wrapped angles and, if asked for, its mirror symmetry."""
-    from stackelberg.core.errors import UserInputError
-
+    task = context.task
     symmetry = None
-    if config.model.augment_symmetry:
+    if settings.augment_symmetry:
         if task.symmetry is None:
             raise UserInputError(
                 f"model.augment_symmetry needs a task with a mirror symmetry (Task.symmetry); "
                 f"{task.name} has none: drop `--set model.augment_symmetry=true`")
         symmetry = task.symmetry
-    angle_dims = task.angle_dims if config.model.wrap_angles else ()
-    return DynamicsEnsemble(task.obs_dim, task.act_dim, config.model, device, seed=config.run.seed,
-                            angle_dims=angle_dims, symmetry=symmetry)
+    angle_dims = task.angle_dims if settings.wrap_angles else ()
+    return DynamicsEnsemble(task.obs_dim, task.act_dim, settings, context.device,
+                            seed=context.seed, angle_dims=angle_dims, symmetry=symmetry)

@@ -14,7 +14,7 @@ Why each piece is there:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
@@ -24,13 +24,11 @@ from stackelberg.models.base import EnsembleModel, seeded
 from stackelberg.core.buffers import ReplayBuffer
 from stackelberg.models.ensemble import EnsembleLinear, EnsembleMLP
 from stackelberg.models.early_stopping import MemberEarlyStopping
+from stackelberg.core.knobs import check_settings
 from stackelberg.core.errors import NonFiniteError
 from stackelberg.models.config import ProbabilisticModelConfig
 from stackelberg.core.protocols import FitReport
-
-if TYPE_CHECKING:
-    from stackelberg.config import Config
-    from stackelberg.tasks import Task
+from stackelberg.core.registry import PlayerContext
 
 
 __all__ = ["ProbabilisticEnsemble", "ProbabilisticModelConfig", "gaussian_nll", "soft_bound_logvar"]
@@ -63,7 +61,7 @@ class ProbabilisticEnsemble(EnsembleModel):
                  device: str | torch.device = "cpu", seed: int = 0, angle_dims: Sequence[int] = ()):
         super().__init__()
         self.config = config or ProbabilisticModelConfig()
-        self.config.validate()
+        check_settings("probabilistic_model", self.config)
         cfg = self.config
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.ensemble_size = cfg.ensemble_size
@@ -265,19 +263,10 @@ class ProbabilisticEnsemble(EnsembleModel):
         self.last_epochs = int(state.get("last_epochs", 0))
 
 
-def probabilistic_model(config: "Config", task: "Task", device: torch.device) -> ProbabilisticEnsemble:
-    """`run.model_player = "probabilistic"`: MBPO's ensemble from `[probabilistic_model]`
-    (`model.wrap_angles` applies to it too)."""
-    from stackelberg.core.errors import UserInputError
-
-    if config.model.augment_symmetry:
-        raise UserInputError(
-            "model.augment_symmetry is implemented for the deterministic ensemble only; "
-            "use run.model_player = \"deterministic\" or drop model.augment_symmetry")
-    if config.model.fit_precision not in ("auto", "float32"):
-        raise UserInputError(
-            "model.fit_precision is implemented for the deterministic ensemble only; "
-            "use run.model_player = \"deterministic\" or drop model.fit_precision")
-    angle_dims = task.angle_dims if config.model.wrap_angles else ()
-    return ProbabilisticEnsemble(task.obs_dim, task.act_dim, config.probabilistic_model, device,
-                                 config.run.seed, angle_dims=angle_dims)
+def probabilistic_model(settings: ProbabilisticModelConfig, context: PlayerContext
+                        ) -> ProbabilisticEnsemble:
+    """`run.model_player = "probabilistic"`: MBPO's ensemble from `[probabilistic_model]`."""
+    task = context.task
+    angle_dims = task.angle_dims if settings.wrap_angles else ()
+    return ProbabilisticEnsemble(task.obs_dim, task.act_dim, settings, context.device,
+                                 context.seed, angle_dims=angle_dims)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import torch
 from torch import nn
@@ -14,13 +14,10 @@ from stackelberg.npg.gae import discounted_returns, gae_advantages
 from stackelberg.npg.step import npg_step
 from stackelberg.core.protocols import ImproveReport, ModelPlayer
 from stackelberg.npg.policy import GaussianMLPPolicy
-from stackelberg.npg.rollouts import SyntheticPaths, model_rollouts
+from stackelberg.core.model_env import SyntheticPaths, model_rollouts
 from stackelberg.npg.value import ValueBaseline, value_features
+from stackelberg.core.registry import PlayerContext
 from stackelberg.tasks import Task
-
-if TYPE_CHECKING:
-    from stackelberg.config import Config
-
 
 
 class NPGPolicyPlayer(nn.Module):
@@ -33,7 +30,7 @@ class NPGPolicyPlayer(nn.Module):
         super().__init__()
         self.task = task
         self.npg = npg or NPGConfig()
-        pcfg = policy or PolicyConfig()
+        pcfg = policy or self.npg.policy_config()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.policy = GaussianMLPPolicy(task.obs_dim, task.act_dim, pcfg.hidden_sizes,
@@ -117,6 +114,6 @@ class NPGPolicyPlayer(nn.Module):
         self.noise.set_state(state["noise"])
 
 
-def npg_player(config: "Config", task: Task, device: torch.device) -> NPGPolicyPlayer:
-    """`run.policy = "npg"`: the paper's player from `[npg]` and `[policy]`."""
-    return NPGPolicyPlayer(task, config.npg, config.policy, device, seed=config.run.seed)
+def npg_player(settings: NPGConfig, context: PlayerContext) -> NPGPolicyPlayer:
+    """`run.policy = "npg"`: the paper's player from `[npg]`."""
+    return NPGPolicyPlayer(context.task, settings, None, context.device, seed=context.seed)

@@ -413,7 +413,7 @@ class RunRecorder:
         return path
 
     def plot(self, path: Optional[Path] = None) -> Path:
-        from stackelberg.analysis.plots import plot_learning_curve
+        from stackelberg.runner.plots import plot_learning_curve
 
         path = path or self.folder.learning_curve_file
         plot_learning_curve(self.rows, path, self.title, self.score_name)

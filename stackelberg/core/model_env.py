@@ -1,5 +1,7 @@
-"""Synthetic rollouts in the learned model: every start state on every ensemble member, all
-trajectories and members as tensor dimensions, one Python step per time step."""
+"""The model environment: rolls a policy out in a learned model (any model player's `step`), every
+start state on every ensemble member, all trajectories and members as tensor dimensions, one Python
+step per time step; rewards and ends from the task's own functions. NPG, the Game's J(pi, M)
+and the diagnostics share it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
