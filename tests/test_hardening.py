@@ -94,7 +94,7 @@ NEW_RUN_CASES = {
     "hidden sizes empty": (lambda t: ["--set", "model.hidden_sizes="],
                            "model.hidden_sizes needs at least one layer size"),
     "hidden size zero": (lambda t: ["--set", "policy.hidden_sizes=64,0"],
-                         "every entry of policy.hidden_sizes must be >= 1"),
+                         "every entry of npg.policy_hidden_sizes must be >= 1"),
     "bool as text": (lambda t: ["--set", "run.tensorboard=maybe"], "run.tensorboard must be bool"),
     "device": (lambda t: ["--device", "cuda:x"], "run.device must be cpu, cuda or cuda:N"),
     "algo through --set": (lambda t: ["--set", "run.algo=mal"], "set the algorithm with --algo"),
