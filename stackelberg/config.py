@@ -277,7 +277,7 @@ FIELD_LIMITS: dict[str, str] = {
     "model.ensemble_size": ">= 1", "model.weight_decay": ">= 0", "model.clamp_state": "> 0",
     "npg.delta": "> 0", "npg.gae_lambda": "[0, 1]", "npg.cg_iters": ">= 1",
     "npg.cg_damping": ">= 0", "npg.fvp_sample_fraction": "(0, 1]", "npg.max_kl": "> 0",
-    "npg.num_trajectories": ">= 1", "npg.horizon_cap": ">= 1", "npg.min_rollout_length": ">= 1",
+    "npg.num_trajectories": "[1, 1000000]", "npg.horizon_cap": ">= 1", "npg.min_rollout_length": ">= 1",
     "npg.action_clamp": "> 0", "npg.value_weight_decay": ">= 0", "npg.value_epochs": ">= 1",
     "mbpo.tau": "(0, 1]", "mbpo.updates_per_step": ">= 0", "mbpo.rollout_schedule": ">= 0",
     "mbpo.epoch_length": ">= 1", "mbpo.rollouts_per_env_step": ">= 0",
@@ -582,16 +582,19 @@ def refuse_unresumable(changes: dict[str, tuple[Any, Any]], where: str) -> None:
             f"use runs/scripts/fork_run.py")
 
 
-def resume_config(saved: Config, overrides: Overrides = (), where: str = "--resume") -> Config:
+def resume_config(saved: Config, overrides: Overrides = (), where: str = "--resume",
+                  started: bool = True) -> Config:
     """A saved run's config (`load_saved_config`) with the changes a resume asks for; any change
-    outside `RESUMABLE` is refused by name."""
+    outside `RESUMABLE` is refused by name, unless the run never `started` (no checkpoint: its
+    first iteration never finished, so the resume starts it again from nothing)."""
     config = copy.deepcopy(saved)
     for key, value in overrides:
         set_value(config, key, value)
     if config.run.algo != config.schedule.name:
         refuse_unresumable({"run.algo": (saved.run.algo, config.run.algo)}, where)
     config.validate()
-    refuse_unresumable(config_changes(saved, config), where)
+    if started:
+        refuse_unresumable(config_changes(saved, config), where)
     return config
 
 

@@ -310,6 +310,28 @@ def differing_keys(curves: Sequence[RunCurve]) -> list[str]:
     return differing
 
 
+def refuse_repeated_runs(curves: Sequence[RunCurve]) -> None:
+    """A `UserInputError` naming the first run given twice (the same folder, or a link to it)
+    or a seed run twice with the same config: either would count one seed as two in its group,
+    narrowing the interval over seeds."""
+    folders: dict[Path, RunCurve] = {}
+    for c in curves:
+        real = c.folder.resolve()
+        if real in folders:
+            raise UserInputError(f"{folders[real].folder} and {c.folder} are the same run folder; "
+                                 f"give each run once")
+        folders[real] = c
+    runs: dict[tuple[str, str, int], list[RunCurve]] = defaultdict(list)
+    for c in curves:
+        for other in runs[(c.task, c.algo, c.seed)]:
+            if not differing_keys([other, c]):
+                raise UserInputError(
+                    f"{other.folder} and {c.folder} are both seed {c.seed} of {c.algo} on "
+                    f"{c.task} with the same config, so they would count as two seeds; give one "
+                    f"of them")
+        runs[(c.task, c.algo, c.seed)].append(c)
+
+
 def label_variants(curves: Sequence[RunCurve]) -> list[RunCurve]:
     """Runs of one (task, algo) whose configs differ get the differing keys in their algo name,
     so `group` keeps them apart. Keys some run does not have (older configs) are not compared."""
