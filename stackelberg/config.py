@@ -183,8 +183,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         item_type = args[0] if args else str
         if isinstance(value, str) and item_type in (str, Perturbation):  # texts may hold commas
             value = [v.strip() for v in value.split(";") if v.strip()]
-        elif isinstance(value, str):
-            value = [v for v in value.replace("(", "").replace(")", "").split(",") if v.strip()]
+        elif isinstance(value, str):  # 64,64 or [64, 64] as config.toml shows it, or (64, 64)
+            value = [v for v in value.strip().strip("[]()").split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise UserInputError(f"{where} must be a list, got {shown(value)}")
         return tuple(_coerce(v, item_type, where) for v in value)

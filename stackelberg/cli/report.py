@@ -9,8 +9,8 @@ from typing import Optional, Sequence
 
 from stackelberg.analysis import report as analysis
 from stackelberg.analysis.report import (bins_table, differing_keys, group, label_variants,
-                                         load_published, load_run, plot, refuse_repeated_runs,
-                                         table)
+                                         load_published, load_run, plot, refuse_repeated_folders,
+                                         split_repeated_seeds, table)
 from stackelberg.cli.args import ArgumentParser, finite_float, path_text, sample_count
 from stackelberg.core.errors import (UserInputError, check_figure_path, exit_with, from_os_error,
                                      make_output_dir)
@@ -54,7 +54,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.plot:
             check_figure_path(Path(args.plot), "--plot")
         curves = [load_run(Path(f), args.metric) for f in args.folders]
-        refuse_repeated_runs(curves)
+        refuse_repeated_folders(curves)
         published = [load_published(Path(f)) for f in args.published]
         if args.until is not None:
             curves = [c.until(args.until) for c in curves]
@@ -63,13 +63,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except OSError as err:  # a path the OS refuses to look at (a name too long)
         return exit_with(from_os_error(err))
     if args.pool:
-        groups = group(curves)
-        for (task, algo), members in groups.items():
+        for (task, algo), members in group(curves).items():
             keys = differing_keys(members)
             if keys:
                 print(f"note: {task} {algo} pools runs that differ in {', '.join(keys)}")
-    else:
-        groups = group(label_variants(curves))
+    curves, notes = split_repeated_seeds(curves if args.pool else label_variants(curves))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    groups = group(curves)
     if args.plot:
         shown = groups if args.smooth is None else \
             {key: [c.smoothed(args.smooth) for c in cs] for key, cs in groups.items()}

@@ -447,6 +447,7 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
                                  f"stop at eval_return instead")
         policy, model = _build(build_players, config, task, device)
         lock = lock_run_folder(out, resume)  # held until this process ends, however it ends
+        RunFolder(out).check_writable()
         game = Game(task, policy, model, config.schedule, seed=run.seed, perturbations=run.perturb,
                     eval_episodes=run.eval_episodes, device=device)
         state: Optional[dict] = None
@@ -537,8 +538,16 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
             recorder.plot()
         except KeyboardInterrupt:  # a second Ctrl-C during the final plot: the data is safe
             return 130
-        final = recorder.rows[-1]
+        # a stopped run goes on from its checkpoint: say where that is, not the last row
+        kept = saved[1] if saved is not None else 0
+        final = recorder.rows[-1] if code == 0 else \
+            next((r for r in reversed(recorder.rows) if int(r["samples"]) <= kept), None)
         status = "done" if code == 0 else "stopped"
+        if final is None:
+            print(f"{status}: no checkpoint written yet (budget {run.samples}), metrics in "
+                  f"{folder.metrics_file}", file=sys.stderr)
+            lock.close()
+            return code
         if reached and code == 0:
             start, mean = reached
             status = (f"target reached ({run.stop_metric} {mean:.4g} >= {run.stop_value:g} over "

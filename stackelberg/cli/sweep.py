@@ -14,6 +14,7 @@ import csv
 import fnmatch
 import math
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -157,7 +158,7 @@ def run_job(job: Job) -> JobResult:
     env = {**os.environ, "OMP_NUM_THREADS": str(job.threads), "MKL_NUM_THREADS": str(job.threads)}
     with open(folder / "run.log", "a") as log:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} python -m stackelberg.run "
-                  f"{' '.join(argv)}\n")
+                  f"{shlex.join(argv)}\n")
         log.flush()
         start = time.time()
         with subprocess.Popen([sys.executable, "-m", "stackelberg.run", *argv], env=env,

@@ -195,6 +195,17 @@ class RunFolder:
         else:
             path.unlink()
 
+    def check_writable(self) -> None:
+        """A `UserInputError` naming the first folder or file of the run that this process may
+        not write: checked before a resume rewrites anything, so a read-only part of the folder
+        is one line, not a half-updated run."""
+        paths = [self.path, self.data_dir, self.snapshots_dir, self.tensorboard_dir,
+                 self.videos_dir, self.metrics_file, self.changes_log]
+        for path in paths:
+            if path.exists() and not os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0)):
+                raise UserInputError(f"{path} is not writable, and the run writes there; make it "
+                                     f"writable (chmod u+w) and resume again")
+
     def log_change(self, line: str) -> None:
         """A line of config_changes.log (what a resume changed, from which iteration)."""
         with open(self.changes_log, "a") as log:
@@ -210,10 +221,14 @@ def atomic_torch_save(obj: dict, path: Path, previous: Optional[Path] = None) ->
     leaves the previous file intact. With `previous`, the file being replaced is kept there
     (a hard link, so at every instant both names hold complete files)."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:  # a stop signal or a full disk mid-write: no half file is left
+        tmp.unlink(missing_ok=True)
+        raise
     if previous is not None and path.exists():
         link = previous.with_name(previous.name + ".tmp")
         link.unlink(missing_ok=True)
