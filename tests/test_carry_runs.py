@@ -1,9 +1,7 @@
 """runs/scripts/carry_runs.py carries a run to a fresh machine through git: the carried checkpoint
 leaves its replay buffer to data/, and the restored checkpoint equals the original exactly (a
 resume from it is the original's resume); a data file that changed is refused."""
-import importlib.util
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,18 +10,6 @@ import torch
 from stackelberg.cli import run
 from stackelberg.core.errors import UserInputError
 from test_kill_resume import ARGS, assert_same
-
-SCRIPT = Path(__file__).resolve().parents[1] / "runs" / "scripts" / "carry_runs.py"
-
-
-@pytest.fixture
-def carry(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("carry_runs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "OUT", tmp_path / "out")
-    monkeypatch.setattr(module, "CARRY", tmp_path / "carry")
-    return module
 
 
 def test_a_carried_run_is_restored_exactly_and_a_changed_data_file_is_refused(tmp_path, carry):

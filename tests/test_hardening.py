@@ -7,7 +7,6 @@ import pickle
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -143,7 +142,7 @@ NEW_RUN_CASES = {
         lambda t: ["--out", str(_killed_in_iteration_0(t))], "already holds a run (config.toml)"),
     "the suggested command is shell-quoted": (
         lambda t: ["--out", str(_killed_in_iteration_0(t, "a run"))],
-        f"resume it with --resume --out '"),
+        "resume it with --resume --out '"),
     "out empty": (lambda t: ["--out", ""], "argument --out: is empty"),
     "config path empty": (lambda t: ["--config", ""], "argument --config: is empty"),
     "out in use by a new run": (lambda t: ["--out", str(_held(t / "busy"))],
@@ -759,9 +758,6 @@ def test_bad_input_to_render(case, copy_of, tmp_path, capsys):
     assert tree(tmp_path) == before
 
 
-CARRY_SCRIPT = RUNS / "scripts" / "carry_runs.py"
-
-
 def _crafted_pickle(marker):
     """A file whose unpickling would create `marker`."""
     class Payload:
@@ -772,26 +768,14 @@ def _crafted_pickle(marker):
                          "metrics": [], "best_return": 0.0})
 
 
-def _carry_module(tmp_path, monkeypatch):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("carry_runs", CARRY_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "OUT", tmp_path / "out")
-    monkeypatch.setattr(module, "CARRY", tmp_path / "carry")
-    return module
-
-
 @pytest.mark.parametrize("entry", ["run --resume", "render", "diagnose", "carry_runs restore"])
-def test_a_crafted_pickle_runs_no_code_through_any_entry_point(entry, done_run, tmp_path,
-                                                               monkeypatch, capsys):
+def test_a_crafted_pickle_runs_no_code_through_any_entry_point(entry, done_run, tmp_path, carry,
+                                                               capsys):
     marker = tmp_path / "code-ran"
     folder = tmp_path / "out" / "run"
     shutil.copytree(done_run, folder)
     crafted = _crafted_pickle(marker)
     if entry == "carry_runs restore":
-        carry = _carry_module(tmp_path, monkeypatch)
         carried = carry.save(folder)
         shutil.rmtree(folder)
         (carried / "checkpoint.pt").write_bytes(crafted)
