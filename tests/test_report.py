@@ -138,7 +138,7 @@ def test_bins_on_the_command_line(tmp_path, capsys):
     assert report_cli.main([str(tmp_path), "--metric", "eval_score", "--bins", "2000"]) == 0
     assert "| reacher-7dof | mal | 2 | 0.5 | 0.2 |" in capsys.readouterr().out
     assert report_cli.main([str(tmp_path), "--bins", "0"]) == 2
-    assert "--bins must be a positive number" in capsys.readouterr().err
+    assert "--bins: must be a whole number of samples >= 1" in capsys.readouterr().err
 
 
 def test_smoothing_is_the_trailing_window_mean_of_the_evaluations_brute_force():
