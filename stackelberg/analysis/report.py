@@ -324,7 +324,8 @@ def refuse_repeated_folders(curves: Sequence[RunCurve]) -> None:
 
 def split_repeated_seeds(curves: Sequence[RunCurve]) -> tuple[list[RunCurve], list[str]]:
     """Runs of a group (task, algo and variant) that repeat a seed with the same config, e.g. one
-    run on two backends or a rerun, would count as two seeds: every run of such a group gets its
+    run on two backends or a rerun, would count as two seeds (`--pool` pools a seed's runs of
+    different configs on purpose): every run of such a group gets its
     folder's parent name in its algo (its own name where parents repeat too), so each group
     holds each seed once. Returns the curves and a note per split group naming a repeat."""
     by_group: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -332,12 +333,13 @@ def split_repeated_seeds(curves: Sequence[RunCurve]) -> tuple[list[RunCurve], li
         by_group[(c.task, c.algo)].append(i)
     out, notes = list(curves), []
     for (task, algo), members in by_group.items():
-        seen: dict[int, RunCurve] = {}
+        seen: dict[int, list[RunCurve]] = defaultdict(list)
         repeat = None
         for i in members:
-            if curves[i].seed in seen and repeat is None:
-                repeat = (seen[curves[i].seed], curves[i])
-            seen.setdefault(curves[i].seed, curves[i])
+            same = [c for c in seen[curves[i].seed] if not differing_keys([c, curves[i]])]
+            if same and repeat is None:
+                repeat = (same[0], curves[i])
+            seen[curves[i].seed].append(curves[i])
         if repeat is None:
             continue
         by_parent = {(curves[i].folder.parent.name, curves[i].seed) for i in members}
