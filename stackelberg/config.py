@@ -215,8 +215,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         item_type = args[0] if args else str
         if isinstance(value, str) and item_type in (str, Perturbation):  # texts may hold commas
             value = [v.strip() for v in value.split(";") if v.strip()]
-        elif isinstance(value, str):
-            value = [v for v in value.replace("(", "").replace(")", "").split(",") if v.strip()]
+        elif isinstance(value, str):  # 64,64 or [64, 64] as config.toml shows it, or (64, 64)
+            value = [v for v in value.strip().strip("[]()").split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise UserInputError(f"{where} must be a list, got {shown(value)}")
         return tuple(_coerce(v, item_type, where) for v in value)
@@ -555,16 +555,19 @@ def refuse_unresumable(changes: dict[str, tuple[Any, Any]], where: str) -> None:
             f"use runs/scripts/fork_run.py")
 
 
-def resume_config(saved: Config, overrides: Overrides = (), where: str = "--resume") -> Config:
+def resume_config(saved: Config, overrides: Overrides = (), where: str = "--resume",
+                  started: bool = True) -> Config:
     """A saved run's config (`load_saved_config`) with the changes a resume asks for; any change
-    outside `resumable_keys` is refused by name."""
+    outside `resumable_keys` is refused by name, unless the run never `started` (no checkpoint:
+    its first iteration never finished, so the resume starts it again from nothing)."""
     config = copy.deepcopy(saved)
     for key, value in overrides:
         set_value(config, key, value)
     if config.run.algo != config.schedule.name:
         refuse_unresumable({"run.algo": (saved.run.algo, config.run.algo)}, where)
     config.validate()
-    refuse_unresumable(config_changes(saved, config), where)
+    if started:
+        refuse_unresumable(config_changes(saved, config), where)
     return config
 
 

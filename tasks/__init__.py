@@ -46,7 +46,8 @@ def register(name: str, factory: Callable[[], Task]) -> None:
     same = old is not None and (getattr(old, "__module__", None), getattr(old, "__qualname__", None)) \
         == (getattr(factory, "__module__", None), getattr(factory, "__qualname__", None))
     if old is not None and not same:
-        raise ValueError(f"task {name!r} is already registered")
+        raise TaskError(f"task {name!r} is already registered (by {getattr(old, '__module__', '?')}); "
+                        f"register yours under another name")
     _REGISTRY[name] = factory
     _VALIDATED.discard(name)
 
@@ -58,7 +59,14 @@ def make(name: str) -> Task:
         raise UnknownTaskError(
             f"unknown task {name!r}; valid tasks: {', '.join(names())}"
         ) from None
-    task = factory()
+    try:
+        task = factory()
+    except TaskError:
+        raise
+    except Exception as err:  # a user's task factory: one line naming the task
+        reason = (str(err).strip().splitlines() or ["(no message)"])[0][:200]
+        raise TaskError(f"task {name!r}: its factory raised {type(err).__name__}: {reason}") \
+            from None
     if name in _VALIDATED:  # its factory's tasks were checked against the env already
         object.__setattr__(task, "_validated", True)
     else:

@@ -26,6 +26,10 @@ class TaskError(UserInputError):
     """A `Task` that does not fit its env (or itself): the message names the field."""
 
 
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or ["(no message)"])[0][:200]
+
+
 def _fail(task: Task, message: str) -> TaskError:
     return TaskError(f"task {task.name!r}: {message}")
 
@@ -131,12 +135,21 @@ def validate_task(task: Task, samples: int = 8, seed: int = 0) -> None:
     if getattr(task, "_validated", False):
         return
     check_fields(task)
-    env = task.make_env(seed)
+    try:
+        env = task.make_env(seed)
+    except Exception as err:  # a user's task: its error is theirs to fix, in one line
+        raise _fail(task, f"make_env({seed}) raised {type(err).__name__}: {_first_line(err)}") \
+            from None
     try:
         if not isinstance(env, gym.Env):
             raise _fail(task, f"make_env must return a gymnasium Env, got {type(env).__name__}")
         _env_spaces(task, env)
         _check_outputs(task, _sample(task, env, samples, seed))
+    except TaskError:
+        raise
+    except Exception as err:
+        raise _fail(task, f"stepping its env raised {type(err).__name__}: {_first_line(err)}") \
+            from None
     finally:
         env.close()
     object.__setattr__(task, "_validated", True)  # a frozen dataclass: a private mark only

@@ -37,7 +37,16 @@ MIN_SUCCESS_STEPS = 20  # DAPG: success = goal achieved on MORE than 20 of the 1
 
 
 def _register() -> None:
-    """Register the gymnasium-robotics envs (importing the package alone does it in 1.x)."""
+    """Register the gymnasium-robotics envs (importing the package alone does it in 1.x). Its
+    import prints a notice about other Adroit envs (Relocate, Hammer, Door; not the pen) to
+    stderr, which would stand before every message of ours: the notice is dropped from the
+    table it is read from."""
+    try:
+        from farama_notifications import notifications
+
+        notifications.pop("gymnasium_robotics", None)
+    except ImportError:  # an installation without the notices
+        pass
     import gymnasium_robotics
 
     gym.register_envs(gymnasium_robotics)

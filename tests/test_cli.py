@@ -70,13 +70,15 @@ def test_config_file_and_cli_precedence(tmp_path):
     (["--set", "model.fit_precision=float16"], "model.fit_precision must be one of auto, float32, bfloat16"),
     (["--policy", "sac", "--set", "sac.lr=0"], "sac.lr must be > 0, got 0.0"),
 ])
-def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):
+def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys, tmp_path):
+    # a folder of the test's own: a shared /tmp path may hold another process's run
     with pytest.raises(SystemExit) as exit_info:
-        code = run.main(argv + ["--out", "/tmp/never-created"])
+        code = run.main(argv + ["--out", str(tmp_path / "never-created")])
         raise SystemExit(code)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+    assert not (tmp_path / "never-created").exists()
 
 
 def test_bad_config_files(tmp_path, capsys):

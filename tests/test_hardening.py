@@ -5,16 +5,21 @@ import hashlib
 import os
 import pickle
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 import torch
 
 from stackelberg.cli import report as report_cli
 from stackelberg.cli import diagnose
+from stackelberg import tasks
+from stackelberg.cli import render as render_cli
 from stackelberg.cli import run
 from stackelberg.cli import sweep
 from stackelberg.config import load_saved_config
@@ -135,11 +140,52 @@ NEW_RUN_CASES = {
     "out name too long": (lambda t: ["--out", str(t / ("x" * 300))], "File name too long"),
     "out killed in iteration 0": (
         lambda t: ["--out", str(_killed_in_iteration_0(t))], "already holds a run (config.toml)"),
+    "the suggested command is shell-quoted": (
+        lambda t: ["--out", str(_killed_in_iteration_0(t, "a run"))],
+        "resume it with --resume --out '"),
+    "out empty": (lambda t: ["--out", ""], "argument --out: is empty"),
+    "config path empty": (lambda t: ["--config", ""], "argument --config: is empty"),
+    "out in use by a new run": (lambda t: ["--out", str(_held(t / "busy"))],
+                                "is in use by another running process; choose another --out"),
+    "num_trajectories beyond memory": (lambda t: ["--set", "npg.num_trajectories=1000000000000"],
+                                       "npg.num_trajectories must be in [1, 1000000]"),
+    "import empty": (lambda t: ["--import", ""], "cannot import '' (run.imports): not a module name"),
+    "import relative": (lambda t: ["--import", "..m"], "cannot import '..m' (run.imports): not a module"),
+    "import raises": (lambda t: _module(t, "h47_raises", "raise RuntimeError('no licence server')\n"),
+                      "importing 'h47_raises' (run.imports) raised RuntimeError: no licence server"),
+    "import syntax error": (lambda t: _module(t, "h47_syntax", "x = 1\ndef broken(:\n"),
+                            "cannot import 'h47_syntax' (run.imports): invalid syntax in"),
+    "import registers a taken task name": (
+        lambda t: _module(t, "h47_taken", "from stackelberg import tasks\n"
+                          "from stackelberg.tasks.gym_tasks import hopper\n"
+                          "tasks.register('inverted-pendulum', hopper)\n"),
+        "task 'inverted-pendulum' is already registered"),
+    "a task whose make_env raises": (
+        lambda t: _module(t, "h47_no_env", "import dataclasses\nfrom stackelberg import tasks\n"
+                          "from stackelberg.tasks.gym_tasks import inverted_pendulum\n"
+                          "def no_env(seed=None):\n    raise OSError('no display')\n"
+                          "def broken():\n    return dataclasses.replace(inverted_pendulum(), "
+                          "name='broken-env', make_env=no_env)\n"
+                          "tasks.register('broken-env', broken)\n") + ["--task", "broken-env"],
+        "task 'broken-env': make_env(0) raised OSError: no display"),
 }
 
+_HELD = []  # locks a "running process" keeps for the whole test session
 
-def _killed_in_iteration_0(tmp):
-    out = tmp / "killed"
+
+def _held(folder):
+    _HELD.append(run.lock_run_folder(folder, resume=False))
+    return folder
+
+
+def _module(tmp, name, source):
+    """A user module in the test's folder (on sys.path there) and the flag importing it."""
+    (tmp / f"{name}.py").write_text(source)
+    return ["--import", name]
+
+
+def _killed_in_iteration_0(tmp, name="killed"):
+    out = tmp / name
     (out / "data").mkdir(parents=True)
     (out / "config.toml").write_text('[run]\ntask = "inverted-pendulum"\nalgo = "pal"\nseed = 5\n')
     (out / "data" / "iter_0000.npz").write_bytes(b"data")
@@ -147,7 +193,10 @@ def _killed_in_iteration_0(tmp):
 
 
 @pytest.mark.parametrize("case", NEW_RUN_CASES)
-def test_bad_input_to_a_new_run(case, tmp_path, capsys):
+def test_bad_input_to_a_new_run(case, tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))  # where the cases' user modules are
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # no __pycache__ in the folder
+    monkeypatch.setattr(tasks, "_REGISTRY", dict(tasks._REGISTRY))  # no task outlives its case
     argv, message = NEW_RUN_CASES[case]
     argv = argv(tmp_path)
     if "--out" not in argv:
@@ -218,7 +267,30 @@ RESUME_CASES = {
                              "iter_0001.npz holds"),
     "a data file cut": ([], lambda f: (f / "data" / "iter_0000.npz").write_bytes(b"PK\x03\x04"),
                         "cannot read"),
+    "a data file with NaN": ([], lambda f: _edit_data(f, "obs", lambda a: np.where(a == a[0, 0], np.nan, a)),
+                             "iter_0001.npz has non-finite numbers (NaN or inf) in obs"),
+    "a data file of another task": ([], lambda f: _edit_data(f, "obs", lambda a: np.hstack([a, a])),
+                                    "iter_0001.npz has obs of shape"),
+    "a data file with integer rewards": ([], lambda f: _edit_data(f, "reward", lambda a: a.astype(np.int64)),
+                                         "has reward of shape"),
+    "a data file without actions": ([], lambda f: _edit_data(f, "act", None), "has no act array"),
+    "a resumable key edited and another": (
+        [], lambda f: (_edit_config("delta = ", "delta = 0.5 #")(f),
+                       _edit_config("seed = 0", "seed = 5")(f)),
+        "was edited since checkpoint.pt: it would change run.seed from 0 to 5"),
 }
+
+
+def _edit_data(folder, key, change):
+    """Rewrite one array of the last data file (`change` None: drop it), lengths kept."""
+    path = folder / "data" / "iter_0001.npz"
+    with np.load(path) as f:
+        arrays = dict(f)
+    if change is None:
+        del arrays[key]
+    else:
+        arrays[key] = change(arrays[key])
+    np.savez(path, **arrays)
 
 
 @pytest.mark.parametrize("case", RESUME_CASES)
@@ -401,7 +473,20 @@ REPORT_CASES = {
     "bins inf": (METRICS, CONFIG, ["--bins", "inf"], "must be a finite number"),
     "argparse": (METRICS, CONFIG, ["--x", "minutes"], "invalid choice: 'minutes'"),
     "folder name too long": (METRICS, CONFIG, lambda d: [str(d / ("x" * 300))], "File name too long"),
+    "bins below a sample": (METRICS, CONFIG, ["--bins", "0.001"],
+                            "must be a whole number of samples >= 1, got '0.001'"),
+    "bins fractional": (METRICS, CONFIG, ["--bins", "2500.5"], "must be a whole number of samples"),
+    "plot empty": (METRICS, CONFIG, ["--plot", ""], "argument --plot: is empty"),
+    "the same folder twice": (METRICS, CONFIG, lambda d: [str(d / "run" / ".." / "run")],
+                              "are the same run folder; give each run once"),
+    "a link to the same folder": (METRICS, CONFIG, lambda d: [_link(d / "link", d / "run")],
+                                  "are the same run folder; give each run once"),
 }
+
+
+def _link(link, target):
+    link.symlink_to(target, target_is_directory=True)
+    return str(link)
 
 
 @pytest.mark.parametrize("case", REPORT_CASES)
@@ -521,6 +606,9 @@ def test_bad_input_to_sweep(case, tmp_path, capsys):
     ("stackelberg.run", ["--no-such-flag", "--out", "{tmp}/new"], "unrecognized arguments"),
     ("stackelberg.diagnose", ["{tmp}", "--seed", "-1"], "is not a run folder"),
     ("stackelberg.sweep", ["{tmp}/missing.toml"], "does not exist"),
+    # tasks that import gymnasium-robotics, whose import notice must not precede the line
+    ("stackelberg.run", ["--task", "pen", "--seed", "-1", "--out", "{tmp}/new"], "run.seed must be"),
+    ("stackelberg.run", ["--perturb", "goals@100", "--out", "{tmp}/new"], "goals"),
 ])
 def test_entry_points_print_one_line_and_exit_2(module, argv, message, tmp_path):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
@@ -528,3 +616,269 @@ def test_entry_points_print_one_line_and_exit_2(module, argv, message, tmp_path)
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert_one_line_error(proc.returncode, proc.stderr, message)
     assert not (tmp_path / "new").exists()
+
+
+# --- round two: resume integrity ----------------------------------------------------------------
+
+def test_a_hand_edited_resumable_key_is_said_and_logged_like_a_set(copy_of, capsys):
+    folder = copy_of()
+    _edit_config("delta = ", "delta = 0.025 #")(folder)
+    code, err = call(run.main, ["--resume", "--out", str(folder), "--samples", "750",
+                                "--no-progress"], capsys)
+    assert code == 0, err
+    assert re.search(r"note: resuming with npg\.delta [0-9.e-]+ -> 0\.025", err), err
+    log = (folder / "config_changes.log").read_text()
+    assert re.search(r"iteration 2 \(\d+ samples\): npg\.delta [0-9.e-]+ -> 0\.025", log), log
+    assert load_checkpoint(folder / "checkpoint.pt")["config"]["npg"]["delta"] == 0.025
+
+
+@pytest.fixture(scope="module")
+def other_seed_run(tmp_path_factory):
+    """The finished run of `done_run` with another seed: its checkpoints are foreign there."""
+    out = tmp_path_factory.mktemp("other") / "run"
+    assert run.main(FAST + ["--threads", "1", "--seed", "1", "--out", str(out)]) == 0
+    return out
+
+
+def test_a_foreign_checkpoint_falls_back_to_the_previous_one_and_is_kept(copy_of, other_seed_run,
+                                                                         capsys):
+    folder = copy_of()
+    own_previous = load_checkpoint(folder / "checkpoint_prev.pt")
+    shutil.copyfile(other_seed_run / "checkpoint.pt", folder / "checkpoint.pt")
+    foreign = tree(folder)["checkpoint.pt"]
+    code, err = call(run.main, ["--resume", "--out", str(folder), "--no-progress"], capsys)
+    assert code == 0, err
+    assert f"warning: {folder / 'checkpoint.pt'} is not this folder's run" in err, err
+    assert "using checkpoint_prev.pt instead" in err and "config.toml was edited" not in err
+    assert tree(folder)["checkpoint_foreign.pt"] == foreign  # another run's file is not lost
+    state = load_checkpoint(folder / "checkpoint.pt")
+    assert state["iteration"] == own_previous["iteration"] + 1  # replayed from its own
+
+
+def test_a_checkpoint_of_a_later_point_falls_back_to_the_previous_one(copy_of, capsys):
+    folder = copy_of()
+    (folder / "data" / "iter_0001.npz").unlink()  # the folder as it was one iteration earlier
+    lines = (folder / "metrics.csv").read_text().splitlines(keepends=True)
+    (folder / "metrics.csv").write_text("".join(lines[:2]))
+    code, err = call(run.main, ["--resume", "--out", str(folder), "--no-progress"], capsys)
+    assert code == 0, err
+    assert "past the 1 rows of metrics.csv" in err and "using checkpoint_prev.pt" in err
+    assert "would cut its budget" not in err and "put the" not in err
+    assert (folder / "data" / "iter_0001.npz").is_file()
+
+
+@pytest.mark.parametrize("which", ["both", "only"])
+def test_foreign_checkpoints_and_no_own_one_are_refused_naming_the_file(which, copy_of,
+                                                                         other_seed_run, capsys):
+    folder = copy_of()
+    shutil.copyfile(other_seed_run / "checkpoint.pt", folder / "checkpoint.pt")
+    if which == "both":
+        shutil.copyfile(other_seed_run / "checkpoint_prev.pt", folder / "checkpoint_prev.pt")
+    else:
+        (folder / "checkpoint_prev.pt").unlink()
+    before = tree(folder)
+    code, err = call(run.main, ["--resume", "--out", str(folder), "--no-progress"], capsys)
+    assert_one_line_error(code, err, f"{folder / 'checkpoint.pt'} is not this folder's run")
+    assert "No checkpoint of this folder's run" in err and "edited" not in err
+    assert tree(folder) == before
+
+
+def test_a_read_only_data_folder_is_refused_before_anything_is_rewritten(copy_of, monkeypatch,
+                                                                        capsys):
+    folder = copy_of()
+    real_access = os.access
+    # the suite runs as root, for whom every folder is writable: the OS's answer is simulated
+    monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == folder / "data"
+                        else real_access(path, mode))
+    before = tree(folder)
+    code, err = call(run.main, ["--resume", "--out", str(folder), "--samples", "750",
+                                "--no-progress"], capsys)
+    assert_one_line_error(code, err, f"{folder / 'data'} is not writable")
+    assert tree(folder) == before
+
+
+def test_a_run_whose_first_iteration_never_finished_starts_again_with_any_change(copy_of, capsys):
+    folder = copy_of()
+    for name in ("checkpoint.pt", "checkpoint_prev.pt", "policy_best.pt", "metrics.csv",
+                 "data/iter_0001.npz"):
+        (folder / name).unlink()
+    shutil.rmtree(folder / "snapshots")
+    code, err = call(run.main, ["--resume", "--out", str(folder), "--no-progress",
+                                "--set", "npg.num_trajectories=4"], capsys)  # not resumable
+    assert code == 0, err
+    assert "no checkpoint yet; starting the run from the beginning" in err
+    assert load_saved_config(folder / "config.toml").npg.num_trajectories == 4
+    assert "npg.num_trajectories 8 -> 4" in (folder / "config_changes.log").read_text()
+
+
+def test_list_values_in_the_syntax_config_toml_shows_are_accepted_by_set():
+    from stackelberg.config import resolve_config
+
+    for text in ("[64,64]", "[64, 64]", "64,64"):
+        assert resolve_config({}, [("model.hidden_sizes", text)]).model.hidden_sizes == (64, 64)
+
+
+# --- round two: report, render, crafted pickles -------------------------------------------------
+
+def test_report_keeps_a_repeated_seed_apart_and_names_it(tmp_path, capsys):
+    for parent in ("serial", "parallel"):
+        folder = tmp_path / parent / "run-s0"
+        folder.mkdir(parents=True)
+        (folder / "metrics.csv").write_text(METRICS)
+        (folder / "config.toml").write_text(CONFIG)
+    capsys.readouterr()
+    assert report_cli.main([str(tmp_path / "serial" / "run-s0"),
+                            str(tmp_path / "parallel" / "run-s0")]) == 0
+    out, err = capsys.readouterr()
+    assert "are both seed 0 of pal on t" in err and "kept apart by folder" in err
+    assert "| t | pal [serial] | 1 |" in out and "| t | pal [parallel] | 1 |" in out
+
+
+RENDER_CASES = {
+    "gif into an mp4": (["--gif", "--out", "{tmp}/v.mp4"], "--gif writes a GIF, but --out"),
+    "hold forever": (["--hold", "1e300"], "argument --hold: must be in [0, 60] seconds"),
+    "out empty": (["--out", ""], "argument --out: is empty"),
+    "no best policy": (["--rm", "policy_best.pt"],
+                       "this one was not (run.eval_episodes = 0); film its last policy with "
+                       "--checkpoint '"),
+}
+
+
+@pytest.mark.parametrize("case", RENDER_CASES)
+def test_bad_input_to_render(case, copy_of, tmp_path, capsys):
+    folder = copy_of("a run")  # a space: suggested commands must quote it
+    argv, message = RENDER_CASES[case]
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if argv[:1] == ["--rm"]:
+        (folder / argv[1]).unlink()
+        argv = []
+    before = tree(tmp_path)
+    code, err = call(render_cli.main, [str(folder)] + argv, capsys)
+    assert_one_line_error(code, err, message)
+    assert tree(tmp_path) == before
+
+
+def _crafted_pickle(marker):
+    """A file whose unpickling would create `marker`."""
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {shlex.quote(str(marker))}",))
+
+    return pickle.dumps({"policy": Payload(), "model": {}, "iteration": 1, "samples": 1,
+                         "metrics": [], "best_return": 0.0})
+
+
+@pytest.mark.parametrize("entry", ["run --resume", "render", "diagnose", "carry_runs restore"])
+def test_a_crafted_pickle_runs_no_code_through_any_entry_point(entry, done_run, tmp_path, carry,
+                                                               capsys):
+    marker = tmp_path / "code-ran"
+    folder = tmp_path / "out" / "run"
+    shutil.copytree(done_run, folder)
+    crafted = _crafted_pickle(marker)
+    if entry == "carry_runs restore":
+        carried = carry.save(folder)
+        shutil.rmtree(folder)
+        (carried / "checkpoint.pt").write_bytes(crafted)
+        main, argv, target = carry.main, ["restore", str(carried)], tmp_path
+    else:
+        for path in [folder / "checkpoint.pt", folder / "checkpoint_prev.pt",
+                     folder / "policy_best.pt", *(folder / "snapshots").glob("*.pt")]:
+            path.write_bytes(crafted)
+        main, argv = {"run --resume": (run.main, ["--resume", "--out", str(folder), "--samples",
+                                                  "750", "--no-progress"]),
+                      "render": (render_cli.main, [str(folder)]),
+                      "diagnose": (diagnose.main, [str(folder), "--starts", "1"])}[entry]
+        target = folder
+    before = tree(target)
+    code, err = call(main, argv, capsys)
+    assert_one_line_error(code, err, "could run code (refused)")
+    assert "weights_only" not in err and "unsafe" not in err.lower()
+    assert not marker.exists()
+    assert tree(target) == before
+
+
+def test_every_torch_load_in_the_repository_is_weights_only():
+    root = RUNS.parent
+    calls = [(path, line) for path in [*root.glob("stackelberg/**/*.py"), *root.glob("runs/**/*.py"),
+                                       *root.glob("tests/*.py"), *root.glob("tasks/**/*.py")]
+             for line in path.read_text().splitlines() if re.search(r"torch\.load\(", line)]
+    assert calls  # the search finds them at all
+    unsafe = [f"{path}: {line.strip()}" for path, line in calls
+              if "weights_only=True" not in line and not line.lstrip().startswith(("#", '"', "`"))
+              and "re.search" not in line]
+    assert not unsafe, unsafe
+
+
+# --- round two: signals -------------------------------------------------------------------------
+
+# `python -m stackelberg.run`, with a stop signal sent to itself at one point of its start-up
+SIGNAL_AT = r"""
+import os, signal, sys
+point, signum = sys.argv[1], getattr(signal, sys.argv[2])
+fire = lambda: os.kill(os.getpid(), signum)
+import stackelberg
+from stackelberg import tasks
+from stackelberg.core import registry
+if point == "task":
+    real_make = tasks.make
+    def make(name):
+        fire()
+        return real_make(name)
+    tasks.make = make
+elif point == "players":
+    real_build = registry.build_players
+    def build(*args, **kwargs):
+        fire()
+        return real_build(*args, **kwargs)
+    registry.build_players = build
+else:
+    class Finder:
+        def find_spec(self, name, path=None, target=None):
+            if name == point:
+                fire()
+            return None
+    sys.meta_path.insert(0, Finder())
+from stackelberg.cli.main import run_command
+sys.exit(run_command("run", sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize("point,signame", [("task", "SIGTERM"), ("players", "SIGINT"),
+                                           ("matplotlib", "SIGTERM"),
+                                           ("stackelberg.cli.run", "SIGINT")])
+def test_a_stop_signal_during_start_up_takes_the_interrupt_path(point, signame, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-c", SIGNAL_AT, point, signame, *FAST, "--out", str(out)],
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr and "interrupted" in proc.stderr, proc.stderr
+    assert not out.exists()  # nothing was written, and no empty folder is left
+
+
+# a run whose second checkpoint write is stopped by SIGTERM halfway through the file
+SIGTERM_IN_CHECKPOINT = r"""
+import os, signal, sys, torch
+real_save, writes = torch.save, []
+def save(obj, f, *args, **kwargs):
+    if str(getattr(f, "name", "")).endswith("checkpoint.pt.tmp"):
+        writes.append(1)
+        if len(writes) == 2:
+            f.write(b"half a checkpoint")
+            os.kill(os.getpid(), signal.SIGTERM)
+    return real_save(obj, f, *args, **kwargs)
+torch.save = save
+from stackelberg.cli.main import run_command
+sys.exit(run_command("run", sys.argv[1:]))
+"""
+
+
+def test_a_sigterm_inside_a_checkpoint_write_leaves_no_tmp_and_reports_the_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-c", SIGTERM_IN_CHECKPOINT, *FAST, "--samples", "750",
+                           "--out", str(out)], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 130 and "Traceback" not in proc.stderr, proc.stderr
+    assert not list(out.glob("*.tmp")), sorted(p.name for p in out.iterdir())
+    kept = int(load_checkpoint(out / "checkpoint.pt")["samples"])
+    final = proc.stderr.strip().splitlines()[-1]
+    assert final.startswith(f"stopped: {kept} samples"), (final, kept)

@@ -137,8 +137,10 @@ def test_bins_on_the_command_line(tmp_path, capsys):
     (tmp_path / "metrics.csv").write_text("samples,eval_score,seconds\n1000,0.5,1\n2000,0.3,1\n3000,0.1,1\n")
     assert report_cli.main([str(tmp_path), "--metric", "eval_score", "--bins", "2000"]) == 0
     assert "| reacher-7dof | mal | 2 | 0.5 | 0.2 |" in capsys.readouterr().out
-    assert report_cli.main([str(tmp_path), "--bins", "0"]) == 2
-    assert "--bins must be a positive number" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # argparse's refusal: one line, exit code 2
+        report_cli.main([str(tmp_path), "--bins", "0"])
+    assert stop.value.code == 2
+    assert "--bins: must be a whole number of samples >= 1" in capsys.readouterr().err
 
 
 def test_smoothing_is_the_trailing_window_mean_of_the_evaluations_brute_force():

@@ -65,7 +65,7 @@ def test_a_run_stops_at_its_target_with_a_checkpoint_and_a_resume_adds_nothing(t
     assert "target reached (eval_return" in capsys.readouterr().err
     rows = (out / "metrics.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[1]) for r in rows] == [261, 525]
-    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["iteration"] == len(state["metrics"]) == len(rows)
     assert run.main(["--resume", "--out", str(out), "--no-progress"]) == 0
     assert (out / "metrics.csv").read_text().splitlines()[1:] == rows

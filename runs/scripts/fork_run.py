@@ -1,7 +1,7 @@
 """Branch a run from its last checkpoint with changed settings (an intervention experiment).
 
 `--resume` refuses settings that would make it another run (a resumed run must be the run it
-was; it may change only step sizes and bookkeeping, `stackelberg.config.RESUMABLE`). To ask "what
+was; it may change only step sizes and bookkeeping, the knobs declared resumable, `stackelberg.config.resumable_keys`). To ask "what
 if this run had changed X at this point", copy it to a new folder, change X there, and resume the
 copy; the source run is left untouched. `--log-std` also resets the policy's exploration noise in
 the copied checkpoint: raising `policy.min_log_std` alone cannot do it, because the KL guard

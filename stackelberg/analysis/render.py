@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -498,6 +499,13 @@ def find_policy_file(folder: Path, checkpoint: Optional[str], iteration: Optiona
     name = "checkpoint.pt" if need_model else "policy_best.pt"
     path = folder / name
     if not path.is_file():
+        checkpoint_file = folder / "checkpoint.pt"
+        if name == "policy_best.pt" and checkpoint_file.is_file():  # iterations, no evaluation
+            raise UserInputError(
+                f"{folder} has no policy_best.pt: a run keeps one once its policy was evaluated, "
+                f"and this one was not (run.eval_episodes = 0); film its last policy with "
+                f"--checkpoint {shlex.quote(str(checkpoint_file))}, or a snapshot with "
+                f"--iteration N")
         raise UserInputError(f"{folder} has no {name} (a run writes it after its first "
                              f"iteration); pass --checkpoint PATH or --iteration N")
     return path, path.stem
@@ -506,13 +514,12 @@ def find_policy_file(folder: Path, checkpoint: Optional[str], iteration: Optiona
 def load_policy_source(path: Path, stem: str, need_model: bool) -> PolicySource:
     """Read a run file without executing code; a damaged or foreign file is a one-line error,
     not a traceback, and the overlay's label says which iteration it is."""
-    from stackelberg.runner.run_folder import load_checkpoint
+    from stackelberg.runner.run_folder import load_checkpoint, unreadable_reason
 
     try:
         state = load_checkpoint(path)
     except Exception as err:  # truncated, corrupted or foreign: one line, no traceback
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise UserInputError(f"cannot load {path}: {reason}") from None
+        raise UserInputError(f"cannot load {path}: {unreadable_reason(err)}") from None
     if not isinstance(state, dict) or "policy" not in state:
         raise UserInputError(f"{path} holds no policy (expected a run's policy_best.pt, "
                              f"checkpoint.pt or snapshots/iter_*.pt)")

@@ -314,6 +314,50 @@ def differing_keys(curves: Sequence[RunCurve]) -> list[str]:
     return differing
 
 
+def refuse_repeated_folders(curves: Sequence[RunCurve]) -> None:
+    """A `UserInputError` naming the first run folder given twice (itself, or a link to it):
+    it would count as two seeds of its group."""
+    folders: dict[Path, RunCurve] = {}
+    for c in curves:
+        real = c.folder.resolve()
+        if real in folders:
+            raise UserInputError(f"{folders[real].folder} and {c.folder} are the same run folder; "
+                                 f"give each run once")
+        folders[real] = c
+
+
+def split_repeated_seeds(curves: Sequence[RunCurve]) -> tuple[list[RunCurve], list[str]]:
+    """Runs of a group (task, algo and variant) that repeat a seed with the same config, e.g. one
+    run on two backends or a rerun, would count as two seeds (`--pool` pools a seed's runs of
+    different configs on purpose): every run of such a group gets its
+    folder's parent name in its algo (its own name where parents repeat too), so each group
+    holds each seed once. Returns the curves and a note per split group naming a repeat."""
+    by_group: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, c in enumerate(curves):
+        by_group[(c.task, c.algo)].append(i)
+    out, notes = list(curves), []
+    for (task, algo), members in by_group.items():
+        seen: dict[int, list[RunCurve]] = defaultdict(list)
+        repeat = None
+        for i in members:
+            same = [c for c in seen[curves[i].seed] if not differing_keys([c, curves[i]])]
+            if same and repeat is None:
+                repeat = (same[0], curves[i])
+            seen[curves[i].seed].append(curves[i])
+        if repeat is None:
+            continue
+        by_parent = {(curves[i].folder.parent.name, curves[i].seed) for i in members}
+        use_parent = len(by_parent) == len(members)
+        for i in members:
+            tag = curves[i].folder.parent.name if use_parent else curves[i].folder.name
+            out[i] = replace(curves[i], algo=f"{algo} [{tag}]" if " [" not in algo
+                             else f"{algo[:-1]}, {tag}]")
+        notes.append(f"{repeat[0].folder} and {repeat[1].folder} are both seed {repeat[1].seed} "
+                     f"of {algo} on {task}: the runs of that group are kept apart by folder, so "
+                     f"no seed counts twice")
+    return out, notes
+
+
 def label_variants(curves: Sequence[RunCurve]) -> list[RunCurve]:
     """Runs of one (task, algo) whose configs differ get the differing keys in their algo name,
     so `group` keeps them apart. Keys some run does not have (older configs) are not compared."""

@@ -25,3 +25,19 @@ def finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     return value
+
+
+def path_text(text: str) -> str:
+    """argparse type: a path, which may not be empty (an empty `--out ""` would otherwise read
+    as "not given" and write to a default place)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a path (or leave the option out)")
+    return text
+
+
+def sample_count(text: str) -> float:
+    """argparse type: a whole number of samples >= 1 (`1e4` is fine, `0.001` is no bin width)."""
+    value = finite_float(text)
+    if value < 1 or value != int(value):
+        raise argparse.ArgumentTypeError(f"must be a whole number of samples >= 1, got {text!r}")
+    return value

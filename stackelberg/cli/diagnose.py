@@ -21,7 +21,7 @@ from stackelberg.config import Config, resume_config
 from stackelberg.runner.run_folder import CHECKPOINT, RunFolder
 from stackelberg.analysis.diagnostics import (Component, ErrorAmplification, model_error_amplification,
                                      resolve_component, task_component)
-from stackelberg.cli.args import ArgumentParser
+from stackelberg.cli.args import ArgumentParser, path_text
 from stackelberg.core.errors import (UserInputError, check_figure_path, check_output_file, exit_with,
                                      from_os_error, make_output_dir)
 
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="state indices to measure (e.g. 1), or 'task' for the task's declared "
                         "coordinate; default: the full state")
     p.add_argument("--seed", type=int, default=0, help="start i uses env.reset(seed=SEED+i)")
-    p.add_argument("--out", help="PNG path (default RUN/model_error.png); .json and .csv beside it")
+    p.add_argument("--out", type=path_text, help="PNG path (default RUN/model_error.png); .json and .csv beside it")
     p.add_argument("--logy", action="store_true", help="logarithmic error axis")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     return p
@@ -113,7 +113,7 @@ def diagnose(folder: Path, snapshots: Sequence[Path], starts: int, horizon: Opti
              component_args: Optional[Sequence[str]], seed: int) -> tuple[list[dict], str]:
     """Rebuild the task and players as `stackelberg.cli.run` does, load each snapshot, measure."""
     from stackelberg.runner.players import build_players
-    from stackelberg.runner.run_folder import load_checkpoint
+    from stackelberg.runner.run_folder import load_checkpoint, unreadable_reason
 
     config = load_config(folder)
     task = tasks.make(config.run.task)
@@ -126,8 +126,7 @@ def diagnose(folder: Path, snapshots: Sequence[Path], starts: int, horizon: Opti
             policy.load_state_dict(state["policy"])
             model.load_state_dict(state["model"])
         except Exception as err:  # truncated, foreign or mismatched file: name it, do not guess
-            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-            raise UserInputError(f"cannot load {path}: {reason}") from None
+            raise UserInputError(f"cannot load {path}: {unreadable_reason(err)}") from None
         iteration = int(state["iteration"]) - (1 if path.name == CHECKPOINT else 0)
         result = model_error_amplification(policy, model, task, starts, horizon, component, seed,
                                            config.npg.action_clamp)

@@ -21,11 +21,16 @@ COMMANDS = {
 
 
 def run_command(name: str, argv: Optional[Sequence[str]] = None) -> int:
-    """Run one command's `main(argv)` with SIGTERM raising KeyboardInterrupt."""
-    module = importlib.import_module(COMMANDS[name][0])
+    """Run one command's `main(argv)` with SIGTERM raising KeyboardInterrupt. Its import is
+    inside too: a stop signal during start-up (torch, a task, matplotlib loading) ends it as an
+    interrupt, exit code 130, not with a traceback."""
     try:
         with sigterm_as_interrupt():
+            module = importlib.import_module(COMMANDS[name][0])
             return int(module.main(argv) or 0)
+    except KeyboardInterrupt:  # a command's own interrupt path returns 130 itself
+        print(f"\ninterrupted; {name} stopped during start-up", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # the reader left (`report ... | head`): not an error of ours; stdout goes to devnull so
         # that the interpreter's final flush does not raise again

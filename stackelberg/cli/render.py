@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -14,7 +13,7 @@ from stackelberg import tasks
 from stackelberg.analysis.render import (LOOPS, _flag, find_policy_file, load_policy_source,
                                          pose_for, render_video)
 from stackelberg.core.errors import UserInputError, check_output_dir, exit_with
-from stackelberg.cli.args import ArgumentParser
+from stackelberg.cli.args import ArgumentParser, path_text
 from stackelberg.core.registry import policy_entry
 def _even_size(text: str) -> int:
     value = int(text)
@@ -37,10 +36,13 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _non_negative_float(text: str) -> float:
+MAX_HOLD = 60.0  # seconds a last frame is shown: longer is a still image, not a video
+
+
+def _hold_seconds(text: str) -> float:
     value = float(text)
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    if not 0 <= value <= MAX_HOLD:
+        raise argparse.ArgumentTypeError(f"must be in [0, {MAX_HOLD:g}] seconds, got {text}")
     return value
 
 
@@ -50,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Videos of a run's policy (MP4 or GIF), rendered headless with MuJoCo.")
     p.add_argument("run", help="run folder (config.toml and policy_best.pt, checkpoint.pt, snapshots/)")
     which = p.add_argument_group("which policy (default RUN/policy_best.pt)")
-    which.add_argument("--checkpoint", metavar="PATH", help="a policy_best.pt, checkpoint.pt or snapshot file")
+    which.add_argument("--checkpoint", type=path_text, metavar="PATH", help="a policy_best.pt, checkpoint.pt or snapshot file")
     which.add_argument("--iteration", type=int, metavar="N", help="the snapshot of iteration N (RUN/snapshots)")
     p.add_argument("--episodes", type=_positive, default=1, help="episodes in the video (1)")
     p.add_argument("--stochastic", action="store_true",
@@ -68,24 +70,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="shadows and reflections (5-10x slower in a software OpenGL driver)")
     p.add_argument("--frame-skip", type=_positive, metavar="K",
                    help="film every K-th step (default: real time at <= 50 frames per second)")
-    p.add_argument("--hold", type=_non_negative_float, default=1.0, metavar="SECONDS",
+    p.add_argument("--hold", type=_hold_seconds, default=1.0, metavar="SECONDS",
                    help="show each episode's last frame this long (1)")
     p.add_argument("--max-steps", type=_positive, metavar="T", help="stop episodes after T steps")
     p.add_argument("--gif", action="store_true", help="write a GIF instead of an MP4")
-    p.add_argument("--out", help="video path (default RUN/videos/<policy file>[-model-LOOP].mp4)")
+    p.add_argument("--out", type=path_text, help="video path (default RUN/videos/<policy file>[-model-LOOP].mp4)")
     p.add_argument("--threads", type=_positive, default=1, help="torch CPU threads (1)")
     return p
 
 
 def _output_path(args: argparse.Namespace, folder: Path, stem: str) -> tuple[Path, bool]:
     gif = args.gif
-    if args.out:
+    if args.out is not None:
         out = Path(args.out)
         suffix = out.suffix.lower()
         if suffix == ".gif":
             gif = True
-        elif suffix != ".mp4" or gif:
-            raise UserInputError(f"--out {args.out}: the name must end in .mp4 (or .gif, as with --gif)")
+        elif suffix == ".mp4" and gif:
+            raise UserInputError(f"--gif writes a GIF, but --out {args.out} ends in .mp4; end it "
+                                 f"in .gif, or drop --gif for an MP4")
+        elif suffix != ".mp4":
+            raise UserInputError(f"--out {args.out}: the name must end in .mp4 or .gif")
         return out, gif
     name = stem + ("-stochastic" if args.stochastic else "") + (f"-model-{args.model}" if args.model else "")
     return folder / "videos" / f"{name}.{'gif' if gif else 'mp4'}", gif

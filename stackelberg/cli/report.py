@@ -9,8 +9,9 @@ from typing import Optional, Sequence
 
 from stackelberg.analysis import report as analysis
 from stackelberg.analysis.report import (bins_table, differing_keys, group, label_variants,
-                                         load_published, load_run, plot, table)
-from stackelberg.cli.args import ArgumentParser, finite_float
+                                         load_published, load_run, plot, refuse_repeated_folders,
+                                         split_repeated_seeds, table)
+from stackelberg.cli.args import ArgumentParser, finite_float, path_text, sample_count
 from stackelberg.core.errors import (UserInputError, check_figure_path, exit_with, from_os_error,
                                      make_output_dir)
 
@@ -22,7 +23,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--metric", default="eval_return")
     p.add_argument("--target", type=finite_float,
                    help="report the samples each seed needs to reach it")
-    p.add_argument("--plot", help="PNG path for the curves")
+    p.add_argument("--plot", type=path_text, help="PNG path for the curves")
     p.add_argument("--x", choices=["samples", "seconds"], default="samples")
     p.add_argument("--title", default="")
     p.add_argument("--lower-is-better", action="store_true",
@@ -31,7 +32,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--until", type=finite_float, metavar="SAMPLES",
                    help="use only the evaluations at or before SAMPLES (e.g. the nominal part of "
                         "a run whose world changes later)")
-    p.add_argument("--bins", type=finite_float, metavar="SAMPLES",
+    p.add_argument("--bins", type=sample_count, metavar="SAMPLES",
                    help="also print each run's mean of the metric per SAMPLES-sample bin")
     p.add_argument("--smooth", type=finite_float, metavar="SAMPLES",
                    help="plot each seed's mean over the trailing SAMPLES samples of evaluations "
@@ -53,6 +54,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.plot:
             check_figure_path(Path(args.plot), "--plot")
         curves = [load_run(Path(f), args.metric) for f in args.folders]
+        refuse_repeated_folders(curves)
         published = [load_published(Path(f)) for f in args.published]
         if args.until is not None:
             curves = [c.until(args.until) for c in curves]
@@ -61,13 +63,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except OSError as err:  # a path the OS refuses to look at (a name too long)
         return exit_with(from_os_error(err))
     if args.pool:
-        groups = group(curves)
-        for (task, algo), members in groups.items():
+        for (task, algo), members in group(curves).items():
             keys = differing_keys(members)
             if keys:
                 print(f"note: {task} {algo} pools runs that differ in {', '.join(keys)}")
-    else:
-        groups = group(label_variants(curves))
+    curves, notes = split_repeated_seeds(curves if args.pool else label_variants(curves))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    groups = group(curves)
     if args.plot:
         shown = groups if args.smooth is None else \
             {key: [c.smoothed(args.smooth) for c in cs] for key, cs in groups.items()}

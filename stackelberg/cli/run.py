@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import math
 import re
+import shlex
 import sys
 import time
 import typing
@@ -26,11 +27,13 @@ from stackelberg.config import (Config, check_device, config_changes, config_fro
                                 record_keys, refuse_unresumable, resolve_config, resumable_keys,
                                 resume_config)
 from stackelberg.core.errors import NonFiniteError, UserInputError, check_output_dir, exit_with, from_os_error, make_output_dir
-from stackelberg.cli.args import ArgumentParser
+from stackelberg.cli.args import ArgumentParser, path_text
 from stackelberg.core.registry import model_entry, model_players, policy_entry, policy_players
 from stackelberg.core.schedules import SCHEDULES, Schedule
 from stackelberg.runner.process import prepare_process
-from stackelberg.runner.run_folder import RunFolder, RunRecorder
+from stackelberg.runner.run_folder import (FOREIGN_CHECKPOINT, RunFolder, RunRecorder,
+                                           fallback_warnings, foreign_reason, no_usable_checkpoint,
+                                           readable_checkpoints)
 from stackelberg.runner.stop_rule import parse_stop_at, target_bin
 from stackelberg.runner.tensorboard_log import TensorBoardLog, require_tensorboard
 
@@ -69,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "cells and diagnose import it again")
     p.add_argument("--samples", type=int, help="real environment steps to collect (default 10000)")
     p.add_argument("--seed", type=int, help="0 to 4294967295 (default 0)")
-    p.add_argument("--out", help="output folder (default runs/out/<task>-<algo>-s<seed>-<time>)")
-    p.add_argument("--config", help="TOML file with [run], [schedule], [model], [policy], [npg]")
+    p.add_argument("--out", type=path_text, help="output folder (default runs/out/<task>-<algo>-s<seed>-<time>)")
+    p.add_argument("--config", type=path_text, help="TOML file with [run], [schedule], [model], [policy], [npg]")
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--threads", type=int, help="torch CPU threads (0 = all cores)")
     p.add_argument("--eval-episodes", type=int)
@@ -178,7 +181,8 @@ def resolve_resume(args: argparse.Namespace) -> Config:
     overrides = [(k, v) for k, v in overrides_from_args(args) if k != "run.out"]
     if args.imports:  # the run imports its own modules; naming them again changes nothing
         overrides = [(k, v) for k, v in overrides if k != "run.imports"]
-    config = resume_config(saved, overrides)
+    started = folder.checkpoint_file.exists() or folder.previous_checkpoint_file.exists()
+    config = resume_config(saved, overrides, started=started)
     config.run.out = str(folder.path)
     return config
 
@@ -186,8 +190,8 @@ def resolve_resume(args: argparse.Namespace) -> Config:
 def _out_dir(config: Config) -> Path:
     """The new run's folder: writable, and not holding a run already (any file a run writes
     counts, so a run killed in its first iteration is not overwritten either)."""
-    if config.run.out:
-        out = Path(config.run.out)
+    if config.run.out is not None:
+        out = check_output_dir(config.run.out, "--out")
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path("runs/out") / f"{config.run.task}-{config.run.algo}-s{config.run.seed}-{stamp}"
@@ -195,16 +199,34 @@ def _out_dir(config: Config) -> Path:
     held = RunFolder(out).held_files()
     if held:
         raise UserInputError(f"{out} already holds a run ({held[0]}); resume it with --resume "
-                             f"--out {out}, or choose another --out")
+                             f"--out {quote(out)}, or choose another --out")
     return out
 
 
 _device = check_device
 
 
+def quote(path: str | Path) -> str:
+    """A path as a shell word: a suggested command can be pasted as it is."""
+    return shlex.quote(str(path))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM before training began (the loop has its own)
+        out = Path(args.out) if args.out else None
+        if out is not None and RunFolder(out).held_files():
+            then = f"start it with python -m stackelberg.run --resume --out {quote(out)}"
+        else:
+            then = "nothing was written"
+        print(f"\ninterrupted during start-up, before training began; {then}", file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
     changes: dict[str, tuple[Any, Any]] = {}
     try:
         if args.resume:
@@ -308,34 +330,63 @@ def divergence_message(err: NonFiniteError, game: Any, config: Config, out: Path
     if knob in resumable_keys(config) and isinstance(value, float):
         start = "go on" if saved is not None else "start again"
         lines.append(f"To {start} with a smaller step: python -m stackelberg.run --resume "
-                     f"--out {out} --set {knob}={value / 2:g}")
+                     f"--out {quote(out)} --set {knob}={value / 2:g}")
     return "\n".join(lines)
 
 
-def _restore(game: Any, out: Path, config: Config, changes: dict[str, tuple[Any, Any]]
+def _restore(game: Any, task: Any, out: Path, config: Config, changes: dict[str, tuple[Any, Any]]
              ) -> tuple[Optional[Path], Optional[dict], list[str]]:
-    """Load the run folder's newest readable checkpoint into `game` after checking that the
-    folder is whole: the budget not below what is done, config.toml as the checkpoint was made
-    with (but for `RESUMABLE` changes) and every data file there. Raises `UserInputError`
-    before anything is written."""
+    """Load the run folder's newest checkpoint that is readable and this folder's into `game`
+    (checkpoint.pt, else checkpoint_prev.pt with a warning) after checking that the folder is
+    whole: the budget not below what is done, config.toml as the checkpoint was made with (a
+    resumable change made by editing it is added to `changes`, to be said and logged like a
+    `--set`), every data file there. Raises `UserInputError` before anything is written."""
     folder = RunFolder(out)
-    path, state, warnings = folder.latest_checkpoint()
-    if state is None:
-        return None, None, warnings
+    found, problems = readable_checkpoints(out)
+    if not found:
+        if problems:
+            raise no_usable_checkpoint(out, problems)
+        return None, None, []
+    for path, state in found:
+        foreign = foreign_reason(out, state)
+        if foreign is not None:  # another run's file: the previous checkpoint may be this run's
+            kept = f" (kept as {FOREIGN_CHECKPOINT})" if path == folder.checkpoint_file else ""
+            problems.append(f"{path} is not this folder's run{kept}: {foreign}")
+            continue
+        # this run's checkpoint: a folder or config.toml that does not fit it is refused
+        edited = _check_checkpoint(path, state, task, folder, config, changes)
+        load_game_state_or_refuse(game, state, path, out)
+        changes.update(edited)
+        return path, state, fallback_warnings(problems, path, state)
+    raise UserInputError("; ".join(problems).replace(f" (kept as {FOREIGN_CHECKPOINT})", "")
+                         + ". No checkpoint of this folder's run: put its own checkpoint.pt "
+                         "back, or start a new run")
+
+
+def _check_checkpoint(path: Path, state: dict, task: Any, folder: RunFolder, config: Config,
+                      changes: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+    """Refuse a checkpoint the folder and config do not fit; the resumable changes made by
+    editing config.toml since the checkpoint (key -> (checkpoint's value, config.toml's))."""
     done = int(state["samples"])
     if "run.samples" in changes and config.run.samples < done:
-        raise UserInputError(f"{out} has {done} samples done already; --samples "
+        raise UserInputError(f"{folder.path} has {done} samples done already; --samples "
                              f"{config.run.samples} would cut its budget below them (give at "
                              f"least {done} to extend it)")
     recorded = state.get("config")
+    edited: dict[str, tuple[Any, Any]] = {}
     if isinstance(recorded, dict):  # a checkpoint that keeps the config it was made with
         made_with = config_from_record(recorded, lenient=True)
         kept = record_keys(recorded)
         edited = {k: v for k, v in config_changes(made_with, config).items()
                   if k in kept and k not in changes}
-        assert path is not None  # a state comes from a file
         refuse_unresumable(edited, f"{folder.config_file} was edited since {path.name}: it")
-    folder.check_data_files(state)
+    folder.check_data_files(state, task)
+    return edited
+
+
+def load_game_state_or_refuse(game: Any, state: dict, path: Path, out: Path) -> None:
+    """`load_game_state`, with a checkpoint whose shapes or keys do not fit the players the
+    config builds as a `UserInputError`."""
     try:
         load_game_state(game, state)
     except UserInputError:
@@ -344,7 +395,6 @@ def _restore(game: Any, out: Path, config: Config, changes: dict[str, tuple[Any,
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
         raise UserInputError(f"{path} does not fit {out / 'config.toml'} ({reason}); was "
                              f"config.toml edited? Restore it, or start a new run") from None
-    return path, state, warnings
 
 
 def _build(build_players: Any, config: Config, task: Any, device: torch.device) -> tuple:
@@ -378,15 +428,20 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
 
     changes = changes or {}
     run = config.run
-    prepare_process(run.threads, run.flush_denormal, run.seed)
-    task = tasks.make(run.task)
     lock, created = None, not out.exists()
     try:
+        prepare_process(run.threads, run.flush_denormal, run.seed)
+        task = tasks.make(run.task)
+        if run.plot_every:
+            # import matplotlib now, not at the first plot: a stop signal that lands inside its
+            # C-extension initialisation surfaces as ImportError, not as an interrupt
+            import stackelberg.runner.plots  # noqa: F401
         if run.stop_metric == "eval_success" and getattr(task, "success_fn", None) is None:
             raise UserInputError(f"--stop-at eval_success: task {run.task} has no success test; "
                                  f"stop at eval_return instead")
         policy, model = _build(build_players, config, task, device)
-        lock = lock_run_folder(out)  # held until this process ends, however it ends
+        lock = lock_run_folder(out, resume)  # held until this process ends, however it ends
+        RunFolder(out).check_writable()
         game = Game(task, policy, model, config.schedule, seed=run.seed, perturbations=run.perturb,
                     eval_episodes=run.eval_episodes, device=device)
         state: Optional[dict] = None
@@ -395,13 +450,15 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
         if resume:
             # checkpoint.pt, else checkpoint_prev.pt with a warning; none at all means the run
             # was stopped in its first iteration, and starting it again is exact
-            checkpoint_path, state, warnings = _restore(game, out, config, changes)
-    except UserInputError as err:
+            checkpoint_path, state, warnings = _restore(game, task, out, config, changes)
+    except (UserInputError, KeyboardInterrupt) as err:
         if lock is not None:
             lock.close()
             if created and [p.name for p in out.iterdir()] == [".lock"]:  # leave no trace
                 (out / ".lock").unlink()
                 out.rmdir()
+        if isinstance(err, KeyboardInterrupt):
+            raise
         return exit_with(err)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -411,9 +468,9 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
         state = {"metrics": [], "best_return": -math.inf}
     folder = RunFolder(out)
     if checkpoint_path is not None and checkpoint_path != folder.checkpoint_file:
-        # the unreadable checkpoint.pt goes, so the next save keeps the one resumed from as
-        # checkpoint_prev.pt, as an uninterrupted run would have it
-        folder.checkpoint_file.unlink(missing_ok=True)
+        # checkpoint.pt goes (another run's is kept aside), so the next save keeps the one
+        # resumed from as checkpoint_prev.pt, as an uninterrupted run would have it
+        folder.set_aside_checkpoint()
     name = policy_entry(run.policy).run_label(run.algo)
     recorder = RunRecorder(out, config_to_toml(config), f"{name} on {run.task} (seed {run.seed})",
                            score_name=task.score_name, record=config_record(config))
@@ -422,10 +479,6 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
         recorder.restore(state)
         _log_changes(out, changes, game, keys_where(config, "incidental"))
     saved = (game.iteration, game.samples) if resume and game.iteration else None
-    if run.plot_every:
-        # import matplotlib now, not at the first plot: a stop signal that lands inside its
-        # C-extension initialisation surfaces as ImportError, not as an interrupt
-        import stackelberg.runner.plots  # noqa: F401
     board = TensorBoardLog(folder.tensorboard_dir, game.samples if resume else None) \
         if run.tensorboard else None
     bar = tqdm(total=run.samples, initial=game.samples, unit="samples", disable=not progress,
@@ -466,7 +519,8 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
         bar.close()
         where = f"the last at {saved[1]} samples" if saved else "none written yet"
         print(f"\ninterrupted; checkpoint and data are in {out} (checkpoint: {where}); "
-              f"continue with python -m stackelberg.run --resume --out {out}", file=sys.stderr)
+              f"continue with python -m stackelberg.run --resume --out {quote(out)}",
+              file=sys.stderr)
         code = 130
     finally:
         bar.close()
@@ -477,8 +531,16 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
             recorder.plot()
         except KeyboardInterrupt:  # a second Ctrl-C during the final plot: the data is safe
             return 130
-        final = recorder.rows[-1]
+        # a stopped run goes on from its checkpoint: say where that is, not the last row
+        kept = saved[1] if saved is not None else 0
+        final = recorder.rows[-1] if code == 0 else \
+            next((r for r in reversed(recorder.rows) if int(r["samples"]) <= kept), None)
         status = "done" if code == 0 else "stopped"
+        if final is None:
+            print(f"{status}: no checkpoint written yet (budget {run.samples}), metrics in "
+                  f"{folder.metrics_file}", file=sys.stderr)
+            lock.close()
+            return code
         if reached and code == 0:
             start, mean = reached
             status = (f"target reached ({run.stop_metric} {mean:.4g} >= {run.stop_value:g} over "
@@ -504,9 +566,10 @@ def _log_changes(out: Path, changes: dict[str, tuple[Any, Any]], game: Any,
     RunFolder(out).log_change(line)
 
 
-def lock_run_folder(out: Path) -> typing.TextIO:
+def lock_run_folder(out: Path, resume: bool = True) -> typing.TextIO:
     """An exclusive lock on `out/.lock`, so two processes (say, a sweep resuming a run that is
-    still alive) never write one run folder. The OS drops it when the process dies."""
+    still alive) never write one run folder. The OS drops it when the process dies. What the
+    refusal advises depends on whether this process would `resume` the run or start one."""
     import fcntl
 
     make_output_dir(out, "run folder")
@@ -518,6 +581,7 @@ def lock_run_folder(out: Path) -> typing.TextIO:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise UserInputError(f"{out} is in use by another running process; wait for it to end "
-                             f"or stop it before resuming") from None
+        then = ("wait for it to end or stop it before resuming" if resume else
+                "choose another --out for a new run")
+        raise UserInputError(f"{out} is in use by another running process; {then}") from None
     return handle

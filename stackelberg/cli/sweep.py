@@ -14,6 +14,7 @@ import csv
 import fnmatch
 import math
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from typing import Any, Optional, Sequence
 
 from stackelberg.config import Config, keys_where, load_saved_config
 from stackelberg.core.errors import UserInputError, check_figure_path, check_output_dir, exit_with, from_os_error
-from stackelberg.cli.args import ArgumentParser, finite_float
+from stackelberg.cli.args import ArgumentParser, finite_float, path_text
 from stackelberg.cli.recipe import Cell, Recipe, load_recipe
 from stackelberg.cli.stop_signal import Terminated
 
@@ -159,7 +160,7 @@ def run_job(job: Job) -> JobResult:
     env = {**os.environ, "OMP_NUM_THREADS": str(job.threads), "MKL_NUM_THREADS": str(job.threads)}
     with open(folder / "run.log", "a") as log:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} python -m stackelberg.run "
-                  f"{' '.join(argv)}\n")
+                  f"{shlex.join(argv)}\n")
         log.flush()
         start = time.time()
         with subprocess.Popen([sys.executable, "-m", "stackelberg.run", *argv], env=env,
@@ -372,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--workers", type=int, help="cells at a time (local default: cores // threads)")
     p.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
-    p.add_argument("--out", help="write the cells here instead of the recipe's sweep.out")
+    p.add_argument("--out", type=path_text, help="write the cells here instead of the recipe's sweep.out")
     p.add_argument("--only", action="append", default=[], metavar="GLOB",
                    help="run only the cells whose names match (repeatable), e.g. "
                         "'dclaw-turn-pal-*'; the others are left as they are")
@@ -380,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="import MODULE first and in every cell (repeatable; adds to sweep.imports): "
                         "your own tasks and players")
     p.add_argument("--dry-run", action="store_true", help="validate and show the plan, run nothing")
-    p.add_argument("--report", metavar="PNG", help="then plot all cells with stackelberg.analysis.report")
+    p.add_argument("--report", type=path_text, metavar="PNG", help="then plot all cells with stackelberg.analysis.report")
     p.add_argument("--target", type=finite_float,
                    help="with --report: the samples each seed needs to reach it")
     return p

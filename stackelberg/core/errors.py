@@ -49,6 +49,8 @@ def check_output_dir(path: str | Path, what: str = "output folder") -> Path:
     """`path` can be (or already is) a folder this process may write into; nothing is created.
     Catches a file in the way (`--out` naming a file or a folder under a file), a folder that is
     not writable, a read-only file system and a name the OS refuses before any work is done."""
+    if not str(path).strip():  # Path("") is the current folder: an empty name was a mistake
+        raise UserInputError(f"{what} is empty; give a folder path")
     path = Path(path)
     try:
         return _check_output_dir(path, what)

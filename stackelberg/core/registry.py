@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Optional, Sequence
@@ -194,14 +195,31 @@ def model_player_for(policy: str, model_player: str) -> str:
     return entry.model_player if entry is not None else "deterministic"
 
 
+_MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
 def import_modules(names: Sequence[str]) -> None:
     """Import each user module (they register tasks and players on import). The current folder
     is searched first, as `python script.py` would, so `--import mygame` finds ./mygame.py."""
     if names and "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")
     for name in names:
+        if not _MODULE_NAME.fullmatch(name):
+            raise UserInputError(f"cannot import {name!r} (run.imports): not a module name; give "
+                                 f"a dotted Python name such as mygame or mypackage.tasks (no "
+                                 f"path, no leading dot)")
         try:
             importlib.import_module(name)
+        except UserInputError as err:  # e.g. a task name taken: the module's own one line
+            raise UserInputError(f"importing {name!r} (run.imports): {err}") from None
         except ImportError as err:
             raise UserInputError(f"cannot import {name!r} (run.imports): {err}; is it on "
                                  f"PYTHONPATH, installed, or in the current folder?") from None
+        except SyntaxError as err:
+            raise UserInputError(f"cannot import {name!r} (run.imports): {err.msg} in "
+                                 f"{err.filename} line {err.lineno}") from None
+        except Exception as err:  # the module's own code failed: its error, in one line
+            reason = (str(err).strip().splitlines() or ["(no message)"])[0][:200]
+            raise UserInputError(f"importing {name!r} (run.imports) raised "
+                                 f"{type(err).__name__}: {reason}; fix the module") from None
+

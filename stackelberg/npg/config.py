@@ -38,7 +38,8 @@ class NPGConfig:
     # the advantages carry no signal, which collapsed PAL on inverted-pendulum.
     max_kl: Optional[float] = knob(0.1, "largest KL of one step (none = no limit)", limits="> 0",
                                    resumable=True)
-    num_trajectories: int = knob(200, "N_tau, split evenly over the ensemble members", limits=">= 1")
+    num_trajectories: int = knob(200, "N_tau, split evenly over the ensemble members",
+                                 limits="[1, 1000000]")
     horizon_cap: int = knob(500, "rollout horizon = min(task horizon, horizon_cap)", limits=">= 1")
     # fraction of start states drawn from real visited states (rest: initial-state buffer).
     # "none" = [P]'s choice for the task (`start_fraction_for`): 0.5 on the long-horizon Gym

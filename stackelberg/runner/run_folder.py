@@ -42,6 +42,7 @@ METRICS = "metrics.csv"
 DATA = "data"
 CHECKPOINT = "checkpoint.pt"
 PREVIOUS_CHECKPOINT = "checkpoint_prev.pt"
+FOREIGN_CHECKPOINT = "checkpoint_foreign.pt"  # another run's checkpoint.pt, set aside by a resume
 BEST_POLICY = "policy_best.pt"
 SNAPSHOTS = "snapshots"
 LEARNING_CURVE = "learning_curve.png"
@@ -51,6 +52,8 @@ CHANGES_LOG = "config_changes.log"
 LOCK = ".lock"
 # what any run checkpoint has (the game's own keys may grow): tells a foreign file apart
 CHECKPOINT_KEYS = ("policy", "model", "iteration", "samples", "metrics", "best_return")
+# the arrays of a data file (`RunRecorder.save_data`)
+DATA_ARRAYS = ("obs", "act", "next_obs", "reward", "lengths", "terminated")
 # the files and folders a run writes into its folder: any of them means the folder holds a run
 RUN_FILES = (CONFIG, METRICS, DATA, CHECKPOINT, PREVIOUS_CHECKPOINT, BEST_POLICY, SNAPSHOTS,
              LEARNING_CURVE, TENSORBOARD)
@@ -172,9 +175,36 @@ class RunFolder:
         """See `latest_checkpoint`."""
         return latest_checkpoint(self.path)
 
-    def check_data_files(self, state: dict) -> None:
+    def check_data_files(self, state: dict, task: Any = None) -> None:
         """See `check_data_files`."""
-        check_data_files(self.path, state)
+        check_data_files(self.path, state, task)
+
+    def set_aside_checkpoint(self) -> None:
+        """Clear checkpoint.pt for the resume from checkpoint_prev.pt: an unreadable one is
+        deleted, another run's (`foreign_reason`) kept as checkpoint_foreign.pt."""
+        path = self.checkpoint_file
+        if not path.is_file():
+            return
+        try:
+            state = load_checkpoint(path)
+        except Exception:
+            path.unlink()
+            return
+        if isinstance(state, dict) and "metrics" in state and foreign_reason(self.path, state):
+            os.replace(path, self.path / FOREIGN_CHECKPOINT)
+        else:
+            path.unlink()
+
+    def check_writable(self) -> None:
+        """A `UserInputError` naming the first folder or file of the run that this process may
+        not write: checked before a resume rewrites anything, so a read-only part of the folder
+        is one line, not a half-updated run."""
+        paths = [self.path, self.data_dir, self.snapshots_dir, self.tensorboard_dir,
+                 self.videos_dir, self.metrics_file, self.changes_log]
+        for path in paths:
+            if path.exists() and not os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0)):
+                raise UserInputError(f"{path} is not writable, and the run writes there; make it "
+                                     f"writable (chmod u+w) and resume again")
 
     def log_change(self, line: str) -> None:
         """A line of config_changes.log (what a resume changed, from which iteration)."""
@@ -191,10 +221,14 @@ def atomic_torch_save(obj: dict, path: Path, previous: Optional[Path] = None) ->
     leaves the previous file intact. With `previous`, the file being replaced is kept there
     (a hard link, so at every instant both names hold complete files)."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:  # a stop signal or a full disk mid-write: no half file is left
+        tmp.unlink(missing_ok=True)
+        raise
     if previous is not None and path.exists():
         link = previous.with_name(previous.name + ".tmp")
         link.unlink(missing_ok=True)
@@ -214,7 +248,7 @@ def load_checkpoint(path: str | Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def _unreadable_reason(err: BaseException) -> str:
+def unreadable_reason(err: BaseException) -> str:
     """Why a checkpoint could not be read, in one sentence of our own where torch's is long
     (its refusal of a pickle with code in it recommends the unsafe load we must not do)."""
     text = str(err)
@@ -224,7 +258,42 @@ def _unreadable_reason(err: BaseException) -> str:
     first = (text.strip().splitlines() or [type(err).__name__])[0].strip()
     if len(first) > 200 and ". " in first:  # cut at the end of a sentence, not inside one
         first = first[:first.index(". ") + 1]
-    return first
+    return first[:300]
+
+
+def readable_checkpoints(out_dir: str | Path) -> tuple[list[tuple[Path, dict]], list[str]]:
+    """Every readable checkpoint of a run folder, newest first, as (path, state), and a line
+    per checkpoint that is missing or cannot be read (a resume tries the next on a mismatch)."""
+    out = Path(out_dir)
+    folder = RunFolder(out)
+    paths = [p for p in (folder.checkpoint_file, folder.previous_checkpoint_file) if p.is_file()]
+    problems: list[str] = []
+    if paths and not (out / CHECKPOINT).is_file():
+        problems.append(f"{out / CHECKPOINT} is missing")
+    found = []
+    for path in paths:
+        try:
+            state = load_checkpoint(path)
+            missing = [k for k in CHECKPOINT_KEYS if k not in state] if isinstance(state, dict) \
+                else ["dict"]
+            if missing:
+                raise ValueError(f"not a run checkpoint (no {', '.join(missing)})")
+        except Exception as err:  # truncated, corrupted or foreign: say so, try the previous one
+            problems.append(f"cannot read {path}: {unreadable_reason(err)}")
+            continue
+        found.append((path, state))
+    return found, problems
+
+
+def fallback_warnings(problems: list[str], path: Path, state: dict) -> list[str]:
+    """A warning per checkpoint passed over for the one at `path`."""
+    return [f"{p}; using {path.name} instead ({int(state['iteration'])} iterations, "
+            f"{int(state['samples'])} samples)" for p in problems]
+
+
+def no_usable_checkpoint(out: Path, problems: list[str]) -> CheckpointError:
+    return CheckpointError("; ".join(problems) + ". No usable checkpoint: start a new run "
+                           f"(every collected transition is kept in {out / 'data'})")
 
 
 def latest_checkpoint(out_dir: str | Path) -> tuple[Optional[Path], Optional[dict], list[str]]:
@@ -234,29 +303,46 @@ def latest_checkpoint(out_dir: str | Path) -> tuple[Optional[Path], Optional[dic
     Returns (None, None, []) if the run never wrote a checkpoint (it was stopped in its first
     iteration; starting again is exact). Raises `CheckpointError` with a one-line message if
     checkpoints exist but none can be read."""
-    out = Path(out_dir)
-    folder = RunFolder(out)
-    paths = [p for p in (folder.checkpoint_file, folder.previous_checkpoint_file) if p.is_file()]
-    problems: list[str] = []
-    if paths and not (out / CHECKPOINT).is_file():
-        problems.append(f"{out / CHECKPOINT} is missing")
-    for path in paths:
-        try:
-            state = load_checkpoint(path)
-            missing = [k for k in CHECKPOINT_KEYS if k not in state] if isinstance(state, dict) \
-                else ["dict"]
-            if missing:
-                raise ValueError(f"not a run checkpoint (no {', '.join(missing)})")
-        except Exception as err:  # truncated, corrupted or foreign: say so, try the previous one
-            problems.append(f"cannot read {path}: {_unreadable_reason(err)}")
-            continue
-        warnings = [f"{p}; using {path.name} instead ({int(state['iteration'])} iterations, "
-                    f"{int(state['samples'])} samples)" for p in problems]
-        return path, state, warnings
+    found, problems = readable_checkpoints(out_dir)
+    if found:
+        path, state = found[0]
+        return path, state, fallback_warnings(problems, path, state)
     if problems:
-        raise CheckpointError("; ".join(problems) + ". No usable checkpoint: start a new run "
-                              f"(every collected transition is kept in {out / 'data'})")
+        raise no_usable_checkpoint(Path(out_dir), problems)
     return None, None, []
+
+
+def foreign_reason(out_dir: str | Path, state: dict) -> Optional[str]:
+    """Why a checkpoint is not of this folder's run, judged by metrics.csv (which a run writes
+    before each checkpoint, so a checkpoint's rows are always its first rows): None if its rows
+    are, or if there is no metrics.csv to judge by."""
+    try:
+        on_disk = RunFolder(out_dir).read_metrics()
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    if not on_disk:
+        return None
+    rows = list(state["metrics"])
+    if len(rows) > len(on_disk):
+        return (f"it is at iteration {len(rows)}, past the {len(on_disk)} rows of metrics.csv "
+                f"(a checkpoint of a later point)")
+    for i, (row, line) in enumerate(zip(rows, on_disk)):
+        for key in ("samples", "eval_return"):
+            try:
+                same = float(row[key]) == float(line.get(key) or "nan")
+            except (KeyError, TypeError, ValueError):
+                same = False
+            if not same and not (key == "eval_return" and _both_nan(row.get(key), line.get(key))):
+                return (f"its iteration {i} has {key} {row.get(key)}, metrics.csv has "
+                        f"{line.get(key)} (a checkpoint of another run: seed, task or config)")
+    return None
+
+
+def _both_nan(a: Any, b: Any) -> bool:
+    try:
+        return math.isnan(float(a)) and math.isnan(float(b))
+    except (TypeError, ValueError):
+        return False
 
 
 def load_latest_checkpoint(out_dir: str | Path) -> tuple[Optional[dict], list[str]]:
@@ -270,10 +356,45 @@ def data_file(out_dir: str | Path, iteration: int) -> Path:
     return RunFolder(out_dir).data_file(iteration)
 
 
-def check_data_files(out_dir: str | Path, state: dict) -> None:
+def check_data_file(path: Path, task: Any = None) -> int:
+    """The number of transitions in a data file, after checking that it is what `save_data`
+    writes: every array there, with the dtypes and shapes that agree with each other and (given
+    a `task`) with the task's observation and action sizes, and finite numbers only. A
+    `UserInputError` says what is wrong."""
+    with np.load(path, allow_pickle=False) as f:
+        missing = [k for k in DATA_ARRAYS if k not in f.files]
+        if missing:
+            raise UserInputError(f"has no {', '.join(missing)} array")
+        arrays = {k: f[k] for k in DATA_ARRAYS}
+    lengths, terminated = arrays["lengths"], arrays["terminated"]
+    if lengths.ndim != 1 or lengths.dtype.kind not in "iu" or (lengths < 1).any():
+        raise UserInputError(f"has lengths of shape {lengths.shape} and dtype {lengths.dtype}, "
+                             f"not positive integers, one per trajectory")
+    count = int(lengths.sum())
+    if terminated.dtype != np.bool_ or terminated.shape != lengths.shape:
+        raise UserInputError(f"has terminated of shape {terminated.shape} and dtype "
+                             f"{terminated.dtype}, not {lengths.shape} bool")
+    obs_dim = getattr(task, "obs_dim", None)
+    act_dim = getattr(task, "act_dim", None)
+    expected = {"obs": (count, obs_dim), "next_obs": (count, obs_dim), "act": (count, act_dim),
+                "reward": (count,)}
+    for key, shape in expected.items():
+        array = arrays[key]
+        fits = array.ndim == len(shape) and all(
+            want is None or have == want for have, want in zip(array.shape, shape))
+        if array.dtype.kind != "f" or not fits:
+            shown = tuple("?" if d is None else d for d in shape)
+            raise UserInputError(f"has {key} of shape {array.shape} and dtype {array.dtype}, "
+                                 f"the task's transitions are {shown} floats")
+        if not np.isfinite(array).all():
+            raise UserInputError(f"has non-finite numbers (NaN or inf) in {key}")
+    return count
+
+
+def check_data_files(out_dir: str | Path, state: dict, task: Any = None) -> None:
     """Every transition a checkpoint counts is on disk: data/iter_0000.npz up to the
     checkpoint's last iteration, each holding what its iteration collected (the checkpoint's
-    metrics give the count per iteration). A resume only rewrites the files of the iterations
+    metrics give the count per iteration) as `check_data_file` checks it against `task`. A resume only rewrites the files of the iterations
     it replays, so a file missing here would stay missing: refuse, naming it."""
     out = Path(out_dir)
     iterations, samples = int(state["iteration"]), int(state["samples"])
@@ -289,10 +410,11 @@ def check_data_files(out_dir: str | Path, state: dict) -> None:
             raise UserInputError(f"{path} is missing: {where}; put the file back (resuming would "
                                  f"leave those transitions unrecorded)")
         try:
-            with np.load(path) as f:
-                count = int(np.sum(f["lengths"]))
+            count = check_data_file(path, task)
+        except UserInputError as err:
+            raise UserInputError(f"{path} {err}: {where}; put the run's own file back") from None
         except Exception as err:
-            raise UserInputError(f"cannot read {path} ({_unreadable_reason(err)}): {where}") from None
+            raise UserInputError(f"cannot read {path} ({unreadable_reason(err)}): {where}") from None
         if expected is not None and count != expected:
             raise UserInputError(f"{path} holds {count} transitions, but iteration {i} collected "
                                  f"{expected}: {where}")
