@@ -23,7 +23,9 @@ import torch
 
 from stackelberg import tasks
 from stackelberg.analysis import bench_baselines as base
-from stackelberg.config import Config, ModelConfig, NPGConfig, check_device, config_changes, resolve_config
+from stackelberg.config import Config, check_device, config_changes, resolve_config
+from stackelberg.models.config import ModelConfig
+from stackelberg.npg.config import NPGConfig
 from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer
 from stackelberg.core.game import Game, IterationReport
 from stackelberg.models.deterministic import DynamicsEnsemble
