@@ -258,8 +258,24 @@ def check_args(args: argparse.Namespace, folder: Path) -> Path:
     return check_figure_path(png, "--out")
 
 
+def stage_table(rows: Sequence[tuple[str, list[dict]]]) -> str:
+    """Each stage's open- and closed-loop error, member mean, averaged over the look-ahead and
+    at its last step that a start is still alive at: the numbers a reader compares in a figure."""
+    lines = ["| run | iteration | samples | open loop, mean over t | closed loop, mean over t "
+             "| t (last) | open loop at t | closed loop at t |", "|" + "---|" * 8]
+    for name, stages in rows:
+        for s in stages:
+            r: ErrorAmplification = s["result"]
+            o, c = r.curve("open"), r.curve("closed")
+            last = int(r.alive.nonzero().max())
+            lines.append(f"| {name} | {s['iteration']} | {s['samples']:,} | {o.nanmean():.3g} | "
+                         f"{c.nanmean():.3g} | {last} | {o[last]:.3g} | {c[last]:.3g} |")
+    return "\n".join(lines)
+
+
 def replot(args: argparse.Namespace) -> Path:
-    """--replot: the figure from diagnose JSONs alone (no run folder, no snapshot)."""
+    """--replot: the figure from diagnose JSONs alone (no run folder, no snapshot); prints the
+    numbers as a table."""
     if args.run is not None:
         raise UserInputError("give a run folder or --replot JSON files, not both")
     if not args.out:
@@ -277,6 +293,7 @@ def replot(args: argparse.Namespace) -> Path:
         plot_rows(labelled, png, title, args.logy)
     except OSError as err:
         raise UserInputError(f"cannot write {err.filename or png}: {err.strerror or err}") from None
+    print(stage_table(labelled))
     return png
 
 
