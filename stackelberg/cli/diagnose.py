@@ -193,16 +193,17 @@ def plot_rows(rows: Sequence[tuple[str, list[dict]]], path: Path, title: str,
         cols = max(len(stages) for _, stages in rows)
         grid = [stages for _, stages in rows]
         names = [name for name, _ in rows]
+    horizons = {stage["result"].horizon for stages in grid for stage in stages}
     fig, axes = plt.subplots(len(grid), cols, figsize=(max(3.8 * cols, 6.0), 3.0 * len(grid) + 0.8),
-                             sharex=True, sharey=True, squeeze=False)
+                             sharex=True if len(horizons) == 1 else "row", sharey=True, squeeze=False)
     for ax_row, stages, name in zip(axes, grid, names):
         for ax, stage in zip(ax_row, stages):
             draw_stage(ax, stage, name, logy)
         for ax in ax_row[len(stages):]:
             ax.set_visible(False)
     first = grid[0][0]["result"]
-    for ax in axes[:, 0]:
-        ax.set_ylabel(f"E||s_t^W - s_t^M||, {first.component}")
+    for ax, stages in zip(axes[:, 0], grid):  # runs of different tasks measure different parts
+        ax.set_ylabel(f"E||s_t^W - s_t^M||, {stages[0]['result'].component}")
     axes[0, 0].legend(fontsize=9)
     fig.suptitle(f"{title}\n{first.starts} starts from the env's reset; "
                  f"line = mean of {first.open_loop.shape[0]} members, band = min-max", fontsize=10)
