@@ -5,8 +5,10 @@ group whose configs differ elsewhere (say `model.wrap_angles`) are split, and th
 name each part (`pal [model.wrap_angles=false]`). Each seed's
 curve is interpolated linearly onto a common sample grid inside the range that seed covers; the
 band is a 95% Student-t confidence interval of the mean over seeds (scipy). `--pool` keeps one
-group per (task, algorithm) and names the keys that differ; `--smooth` plots each seed's
-trailing-window mean, for metrics as noisy as a success rate over 5 evaluation episodes.
+group per (task, algorithm) and names the keys that differ; `--label NAME=GLOB` makes the runs
+whose folder matches GLOB one group named NAME (a reader's name instead of config keys);
+`--smooth` plots each seed's trailing-window mean, for metrics as noisy as a success rate over 5
+evaluation episodes.
 """
 from __future__ import annotations
 
