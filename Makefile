@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint setup clean
+.PHONY: run test lint setup clean check-results
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -29,6 +29,11 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest tests
+
+# every table of runs/RESULTS.md rerun from its command on the committed records (read-only;
+# `$(PY) runs/scripts/check_results.py --update` writes them after a legitimate change)
+check-results: $(STAMP)
+	$(PY) runs/scripts/check_results.py
 
 clean:
 	rm -rf $(VENV) runs/out
