@@ -11,8 +11,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mkdocs.plugins import event_priority
-from mkdocs.structure.files import File, Files
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mkdocs.structure.files import Files
 
 PAGE = "reference/api.md"
 
@@ -57,7 +59,6 @@ def api_page(public: list[str]) -> str:
 _overlay: list[Path] = []
 
 
-@event_priority(100)  # before mkdocstrings' own on_config, which builds its handler
 def on_config(config):
     """Point mkdocstrings at the package as Python imports it. Installed, setuptools maps the
     repository's top-level tasks/ folder to `stackelberg.tasks` (pyproject.toml), a mapping that
@@ -83,12 +84,17 @@ def on_config(config):
     return config
 
 
+on_config.mkdocs_priority = 100  # type: ignore[attr-defined]  # before mkdocstrings' on_config
+
+
 def on_post_build(config) -> None:
     while _overlay:
         shutil.rmtree(_overlay.pop(), ignore_errors=True)
 
 
 def on_files(files: Files, config) -> Files:
+    from mkdocs.structure.files import File
+
     import stackelberg
 
     files.append(File.generated(config, PAGE, content=api_page(list(stackelberg.__all__))))

@@ -9,8 +9,10 @@ import contextlib
 import importlib
 import io
 import os
+from typing import TYPE_CHECKING
 
-from mkdocs.structure.files import File, Files
+if TYPE_CHECKING:
+    from mkdocs.structure.files import Files
 
 PAGE = "reference/cli.md"
 
@@ -48,6 +50,8 @@ def cli_page() -> str:
 
 
 def on_files(files: Files, config) -> Files:
+    from mkdocs.structure.files import File
+
     # argparse wraps help to the terminal's width: fix it so the page is the same everywhere
     previous = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "100"

@@ -15,8 +15,10 @@ import posixpath
 import re
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mkdocs.structure.files import File, Files, InclusionLevel
+if TYPE_CHECKING:
+    from mkdocs.structure.files import File, Files
 
 SOURCE = "runs"
 ENTRY = "RESULTS.md"
@@ -56,6 +58,8 @@ def rewrite_links(text: str, folder: Path, root: Path, found: list[Path]) -> str
 def results_files(root: Path, config, wanted: list[Path]) -> list[File]:
     """RESULTS.md, the `wanted` files, and everything inside `root` that they link to,
     transitively through the Markdown files among them."""
+    from mkdocs.structure.files import File, InclusionLevel
+
     made: list[File] = []
     queue = deque(dict.fromkeys([root / ENTRY, *wanted]))
     seen = set(queue)
