@@ -103,7 +103,7 @@ TUTORIALS = {
     "perturbation-study.md": dict(
         replace=[("--perturb dynamics@10000", "--perturb dynamics@200")],
         leaves=["study.png"]),
-    "reproduce-figure.md": dict(replace=[], leaves=["figure4-dynamics.png", "pendulum.png"]),
+    "reproduce-figure.md": dict(replace=[], leaves=["figure4-dynamics.png"]),
     "watch-policy.md": dict(
         replace=[], leaves=["runs/out/watch/videos/policy_best.mp4"]),
 }
