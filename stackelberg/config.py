@@ -36,6 +36,9 @@ from stackelberg.worlds.perturbations import Perturbation, check_perturbations, 
 
 @dataclass
 class RunConfig:
+    """The `[run]` section: which task, algorithm and players, the sample budget and seed, and
+    the run's bookkeeping (checkpoints, snapshots, plots, videos, stop rule, perturbations)."""
+
     task: str = "inverted-pendulum"
     algo: str = "pal"
     # the policy player: "npg" ([P] Subroutine 1), "mbpo" (SAC on branched model rollouts) or
@@ -76,6 +79,9 @@ class RunConfig:
 
 @dataclass
 class Config:
+    """A run's whole configuration, one field per TOML section; what config.toml holds and
+    `resolve_config` returns (algorithm defaults < TOML < overrides)."""
+
     run: RunConfig = field(default_factory=RunConfig)
     schedule: Schedule = field(default_factory=PAL)
     model: ModelConfig = field(default_factory=ModelConfig)

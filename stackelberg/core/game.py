@@ -24,6 +24,8 @@ from stackelberg.tasks import Task, validate_task
 
 @dataclass
 class IterationReport:
+    """What one iteration of `Game.play` measured: one row of a run's metrics.csv (`row()`)."""
+
     iteration: int
     samples: int  # real environment steps so far
     eval_return: float  # J(pi, W): mean return of deterministic evaluation episodes

@@ -16,6 +16,13 @@ from stackelberg.core.errors import UserInputError
 
 @dataclass
 class Schedule:
+    """How the two players take turns and how far each moves per turn: the algorithm as data.
+
+    `PAL()`, `MAL()`, `GDA()` and `BR()` build the paper's four; every field is a TOML key of
+    `[schedule]` and a CLI flag. The fields are samples per iteration N, initial samples, the
+    replay buffer's capacity B, the model fit's epochs and step bounds, and the policy's
+    improvement steps K."""
+
     name: str = "pal"
     # True: the policy improves on M_k before the model fits this iteration's data (GDA, BR).
     simultaneous: bool = False
@@ -79,6 +86,8 @@ SCHEDULES: dict[str, Callable[..., Schedule]] = {"pal": PAL, "mal": MAL, "gda": 
 
 
 def make_schedule(name: str, **overrides) -> Schedule:
+    """The schedule of the algorithm named `name` (pal, mal, gda or br), with `overrides`;
+    an unknown name is a `UserInputError` listing the valid ones."""
     try:
         factory = SCHEDULES[name.lower()]
     except KeyError:

@@ -85,6 +85,8 @@ MBPO_TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "ant": dict(updates_per_step=20, rollout_schedule=(20, 100, 1, 25), target_entropy=-4.0,
                 epoch_length=1000, initial_random_steps=5000),
 }
+"""MBPO's official per-task settings (`[mbpo]` keys by task name), applied over `MBPOConfig`'s
+defaults when the MBPO backend runs on that task."""
 
 
 def mbpo_config_for(task_name: str, **overrides: Any) -> MBPOConfig:
