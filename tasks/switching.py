@@ -13,10 +13,11 @@ episode. The clock and the hidden task are the world's state besides the simulat
 `world_state()` / `load_world_state()` carry them through a checkpoint, beside the env's RNG
 state, and `load_world_state` puts the task back into the simulator.
 
-A task is applied by writing the model's numbers relative to their nominal values, which are read
-once, when the wrapper is built. If something else (a perturbation) recompiles the model, the
-wrapper notices the new model at its next step and writes the hidden task into it again: the
-numbers the hidden task owns follow the task, all others keep the perturbation.
+A task is applied from nominal values read once, when the wrapper is built: by writing the
+model's numbers, or through an MjSpec edit and recompile where derived constants must follow
+(a mass). If something else (a perturbation) recompiles the model, the wrapper notices the new
+model at its next step and applies the hidden task to it again: the numbers the hidden task owns
+follow the task, all others keep the perturbation.
 """
 from __future__ import annotations
 

@@ -169,6 +169,26 @@ def test_exact_reward_and_termination_parity_across_switches(name):
         assert t.any() and (~t).any()
 
 
+@pytest.mark.parametrize("name", ["ant-fwd-bwd", "humanoid-direc"])
+def test_termination_parity_where_the_reward_is_learned(name):
+    """The hidden direction changes the reward only: termination stays exact."""
+    task = tasks.make(name)
+    env = task.make_env(0)
+    rng = np.random.default_rng(1)
+    obs, _ = env.reset(seed=1)
+    rows = []
+    for _ in range(600):
+        act = rng.uniform(task.act_low, task.act_high)
+        nxt, _, terminated, truncated, _ = env.step(act)
+        rows.append((obs, act, nxt, terminated))
+        obs = nxt
+        if terminated or truncated:
+            obs, _ = env.reset()
+    o, a, n, t = (torch.as_tensor(np.array([row[i] for row in rows])) for i in range(4))
+    assert t.any() and (~t).any()
+    torch.testing.assert_close(task.termination_fn(o, a, n), t)
+
+
 def test_crippled_leg_makes_its_actions_move_nothing():
     """Drive only leg j: with j crippled the ant moves exactly as with no action at all; with
     another leg crippled it does not."""
