@@ -69,6 +69,12 @@ DEFAULT_CAMERAS: dict[str, Union[str, FreeCamera]] = {
     "dclaw-turn-fixed": FreeCamera((0.0, 0.0, 0.04), 0.55, 30.0, -45.0),
     "dclaw-turn-vel": FreeCamera((0.0, 0.0, 0.04), 0.55, 30.0, -45.0),
     "dkitty-orient": FreeCamera((0.0, -0.3, 0.1), 2.1, 90.0, -65.0),
+    "halfcheetah-fwd-bwd": "track",
+    "halfcheetah-pier": "track",
+    "ant-fwd-bwd": "track",
+    "ant-crippled-leg": "track",
+    "walker2d-randomparams": "track",
+    "humanoid-direc": "track",
 }
 
 
@@ -140,6 +146,23 @@ def _pose_ant(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
     data.qpos[1] += obs[14] * dt  # y from the torso's y-velocity (qvel[1])
 
 
+def _pose_planar(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
+    """HalfCheetah and Walker2d (x-velocity appended): obs = qpos[1:9], qvel, x-velocity. On the
+    pier the blocks are not observed: they keep their previous pose."""
+    data.qpos[1:9] = obs[0:8]
+    data.qpos[0] += obs[17] * dt
+
+
+def _pose_humanoid(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
+    """obs = qpos[2:], qvel, the centre of mass's x-velocity (the root's x follows it)."""
+    data.qpos[2:24] = obs[0:22]
+    quat = data.qpos[3:7]
+    norm = np.linalg.norm(quat)
+    data.qpos[3:7] = quat / norm if norm > 1e-8 else (1.0, 0.0, 0.0, 0.0)
+    data.qpos[0] += obs[45] * dt
+    data.qpos[1] += obs[23] * dt  # y from the root's y-velocity (qvel[1])
+
+
 def _pose_reacher(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
     import mujoco
 
@@ -198,6 +221,12 @@ POSES: dict[str, PoseFn] = {
     "dclaw-turn-fixed": _pose_dclaw,
     "dclaw-turn-vel": _pose_dclaw,
     "dkitty-orient": _pose_dkitty,
+    "halfcheetah-fwd-bwd": _pose_planar,
+    "halfcheetah-pier": _pose_planar,
+    "ant-fwd-bwd": _pose_ant,
+    "ant-crippled-leg": _pose_ant,
+    "walker2d-randomparams": _pose_planar,
+    "humanoid-direc": _pose_humanoid,
 }
 
 
