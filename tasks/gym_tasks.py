@@ -1,4 +1,5 @@
-"""Gymnasium MuJoCo tasks: InvertedPendulum-v5 and Hopper-v5 (with the x-velocity observed)."""
+"""Gymnasium MuJoCo tasks: InvertedPendulum-v5, and Hopper-v5 and HalfCheetah-v5 with the
+x-velocity observed."""
 from __future__ import annotations
 
 from typing import Optional
@@ -13,7 +14,7 @@ from stackelberg.tasks.base import Task
 class AppendXVelocity(gym.Wrapper):
     """Append the env's own `info["x_velocity"]` to the observation (0 at reset).
 
-    The forward reward of Hopper and Ant is a velocity that is not in gymnasium's observation;
+    The forward reward of Hopper, HalfCheetah and Ant is a velocity that is not in gymnasium's observation;
     with it appended the reward is an exact function of the next observation, as the paper did.
     """
 
@@ -103,4 +104,39 @@ def hopper() -> Task:
         act_low=low,
         act_high=high,
         description="Gymnasium Hopper-v5 with the x-velocity appended to the observation (12 dims).",
+    )
+
+
+# --- HalfCheetah-v5 + x-velocity -----------------------------------------------------------
+
+def _never_done(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+    return torch.zeros(next_obs.shape[:-1], dtype=torch.bool, device=next_obs.device)
+
+
+def _make_halfcheetah(seed: Optional[int] = None) -> gym.Env:
+    env = AppendXVelocity(gym.make("HalfCheetah-v5"))
+    env.reset(seed=seed)
+    return env
+
+
+def halfcheetah() -> Task:
+    low, high = np.full(6, -1.0), np.full(6, 1.0)
+    bounds = (torch.as_tensor(low), torch.as_tensor(high))
+
+    def reward(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+        act = torch.clamp(act, bounds[0].to(act), bounds[1].to(act))
+        return next_obs[..., 17] - 0.1 * (act**2).sum(dim=-1)
+
+    return Task(
+        name="halfcheetah",
+        make_env=_make_halfcheetah,
+        reward_fn=reward,
+        termination_fn=_never_done,
+        horizon=1000,
+        obs_dim=18,
+        act_dim=6,
+        act_low=low,
+        act_high=high,
+        description="Gymnasium HalfCheetah-v5 with the x-velocity appended to the observation "
+                    "(18 dims); never terminates.",
     )
