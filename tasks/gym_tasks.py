@@ -2,13 +2,14 @@
 x-velocity observed."""
 from __future__ import annotations
 
-from typing import Optional
+import functools
+from typing import Callable, Optional
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from stackelberg.tasks.base import Task
+from stackelberg.tasks.base import Task, TransitionFn
 
 
 class AppendXVelocity(gym.Wrapper):
@@ -78,33 +79,11 @@ def _hopper_done(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -
     return ~_hopper_healthy(next_obs)
 
 
-def _make_hopper(seed: Optional[int] = None) -> gym.Env:
-    env = AppendXVelocity(gym.make("Hopper-v5"))
-    env.reset(seed=seed)
-    return env
-
-
 def hopper() -> Task:
-    low, high = np.full(3, -1.0), np.full(3, 1.0)
-    bounds = (torch.as_tensor(low), torch.as_tensor(high))
-
-    def reward(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-        act = torch.clamp(act, bounds[0].to(act), bounds[1].to(act))
-        healthy = _hopper_healthy(next_obs).to(next_obs.dtype)
-        return next_obs[..., 11] + healthy - 1e-3 * (act**2).sum(dim=-1)
-
-    return Task(
-        name="hopper",
-        make_env=_make_hopper,
-        reward_fn=reward,
-        termination_fn=_hopper_done,
-        horizon=1000,
-        obs_dim=12,
-        act_dim=3,
-        act_low=low,
-        act_high=high,
-        description="Gymnasium Hopper-v5 with the x-velocity appended to the observation (12 dims).",
-    )
+    return _forward_task("hopper", "Hopper-v5", obs_dim=12, act_dim=3, ctrl_cost=1e-3,
+                         healthy=_hopper_healthy, termination_fn=_hopper_done,
+                         description="Gymnasium Hopper-v5 with the x-velocity appended to the "
+                                     "observation (12 dims).")
 
 
 # --- HalfCheetah-v5 + x-velocity -----------------------------------------------------------
@@ -113,30 +92,45 @@ def _never_done(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) ->
     return torch.zeros(next_obs.shape[:-1], dtype=torch.bool, device=next_obs.device)
 
 
-def _make_halfcheetah(seed: Optional[int] = None) -> gym.Env:
-    env = AppendXVelocity(gym.make("HalfCheetah-v5"))
+def halfcheetah() -> Task:
+    return _forward_task("halfcheetah", "HalfCheetah-v5", obs_dim=18, act_dim=6, ctrl_cost=0.1,
+                         healthy=None, termination_fn=_never_done,
+                         description="Gymnasium HalfCheetah-v5 with the x-velocity appended to the "
+                                     "observation (18 dims); never terminates.")
+
+
+# --- what the forward-running tasks share ---------------------------------------------------
+
+def _make_with_x_velocity(env_id: str, seed: Optional[int] = None) -> gym.Env:
+    env = AppendXVelocity(gym.make(env_id))
     env.reset(seed=seed)
     return env
 
 
-def halfcheetah() -> Task:
-    low, high = np.full(6, -1.0), np.full(6, 1.0)
+def _forward_task(name: str, env_id: str, obs_dim: int, act_dim: int, ctrl_cost: float,
+                  healthy: Optional[Callable[[torch.Tensor], torch.Tensor]],
+                  termination_fn: TransitionFn, description: str) -> Task:
+    """A Gymnasium locomotion task whose reward is x-velocity (+ 1 while `healthy`) - ctrl_cost
+    |a|^2, actions in [-1, 1] (clipped, as the env sees them), the x-velocity appended last."""
+    low, high = np.full(act_dim, -1.0), np.full(act_dim, 1.0)
     bounds = (torch.as_tensor(low), torch.as_tensor(high))
 
     def reward(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
         act = torch.clamp(act, bounds[0].to(act), bounds[1].to(act))
-        return next_obs[..., 17] - 0.1 * (act**2).sum(dim=-1)
+        forward = next_obs[..., obs_dim - 1]
+        if healthy is not None:
+            forward = forward + healthy(next_obs).to(next_obs.dtype)
+        return forward - ctrl_cost * (act**2).sum(dim=-1)
 
     return Task(
-        name="halfcheetah",
-        make_env=_make_halfcheetah,
+        name=name,
+        make_env=functools.partial(_make_with_x_velocity, env_id),
         reward_fn=reward,
-        termination_fn=_never_done,
+        termination_fn=termination_fn,
         horizon=1000,
-        obs_dim=18,
-        act_dim=6,
+        obs_dim=obs_dim,
+        act_dim=act_dim,
         act_low=low,
         act_high=high,
-        description="Gymnasium HalfCheetah-v5 with the x-velocity appended to the observation "
-                    "(18 dims); never terminates.",
+        description=description,
     )

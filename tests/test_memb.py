@@ -384,13 +384,14 @@ def test_defaults_are_the_papers_and_pick_one_gaussian_with_a_reward_head():
     assert code.memb.ac_start_samples == 6000 and code.memb.policy_objective == "q"
 
 
-def test_a_model_without_rsample_is_a_one_line_error(capsys):
+def test_a_model_without_rsample_is_a_one_line_error(tmp_path, capsys):
     assert run.main(["--policy", "memb", "--model-player", "deterministic", "--samples", "300",
-                     "--out", "/tmp/never-memb", "--no-progress"]) == 2
+                     "--out", str(tmp_path / "never"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "has no rsample" in err
+    assert not (tmp_path / "never").exists()  # refused before anything is written
     assert run.main(["--policy", "memb", "--set", "memb.policy_objective=ppo", "--out",
-                     "/tmp/never-memb"]) == 2
+                     str(tmp_path / "never")]) == 2
     assert "policy_objective must be one of model, q" in capsys.readouterr().err
     with pytest.raises(UserInputError, match="value_expansion_h"):
         MEMBConfig(value_expansion_h=0).validate()
