@@ -4,8 +4,8 @@ Each component's dataclass lives beside it (`models.config`, `npg.config`, `mbpo
 `core.schedules`); this module only composes them into `Config` and resolves a run's config
 (`resolve_config`: algorithm defaults < TOML < overrides).
 
-Sections: `[run]`, `[schedule]`, `[model]`, `[policy]`, `[npg]`, and for the MBPO backend
-`[mbpo]` and `[probabilistic_model]`. Unknown keys and values of the
+Sections: `[run]`, `[schedule]`, `[model]`, `[policy]`, `[npg]`, for the MBPO backend
+`[mbpo]` and `[probabilistic_model]`, and for MEMB `[memb]`. Unknown keys and values of the
 wrong type are rejected with a message naming the valid choices.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 from stackelberg.core.errors import UserInputError
 from stackelberg.mbpo.config import MBPOConfig
+from stackelberg.memb.config import MEMBConfig
 from stackelberg.models.config import FIT_PRECISIONS, ModelConfig, ProbabilisticModelConfig
 from stackelberg.npg.config import NPGConfig, PolicyConfig, start_fraction_for
 from stackelberg.core.registry import (import_modules, model_players, policy_entry,
@@ -89,6 +90,7 @@ class Config:
     npg: NPGConfig = field(default_factory=NPGConfig)
     mbpo: MBPOConfig = field(default_factory=MBPOConfig)
     probabilistic_model: ProbabilisticModelConfig = field(default_factory=ProbabilisticModelConfig)
+    memb: MEMBConfig = field(default_factory=MEMBConfig)
 
     @property
     def model_player(self) -> str:
@@ -136,7 +138,7 @@ class Config:
             if not ok:
                 raise UserInputError(message)
         for section in (self.model, self.policy, self.npg, self.schedule, self.mbpo,
-                        self.probabilistic_model):
+                        self.probabilistic_model, self.memb):
             section.validate()  # each component checks its own fields
 
 
@@ -151,7 +153,7 @@ SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
 def _section_class(name: str) -> type:
     return {"run": RunConfig, "schedule": Schedule, "model": ModelConfig,
             "policy": PolicyConfig, "npg": NPGConfig, "mbpo": MBPOConfig,
-            "probabilistic_model": ProbabilisticModelConfig}[name]
+            "probabilistic_model": ProbabilisticModelConfig, "memb": MEMBConfig}[name]
 
 
 _TYPE_NAMES = {int: "int", float: "float", bool: "bool (true or false)", str: "str"}
@@ -557,7 +559,7 @@ RESUMABLE = frozenset({
     "schedule.model_max_steps",
     "model.lr", "model.weight_decay", "probabilistic_model.lr",
     "npg.delta", "npg.max_kl", "npg.cg_iters", "npg.cg_damping", "npg.entropy_coef",
-    "npg.value_lr", "npg.value_weight_decay", "mbpo.lr",
+    "npg.value_lr", "npg.value_weight_decay", "mbpo.lr", "memb.pi_lr", "memb.value_lr",
 })
 
 

@@ -6,7 +6,7 @@ from typing import Callable, Dict
 from stackelberg.tasks.check import TaskCheck, TaskError, check_task, validate_task
 from stackelberg.tasks.base import ParamValue, ScoreFn, SuccessFn, Symmetry, Task, TransitionFn, WorldChange
 from stackelberg.tasks.ant import ant
-from stackelberg.tasks.gym_tasks import hopper, inverted_pendulum
+from stackelberg.tasks.gym_tasks import halfcheetah, hopper, inverted_pendulum
 from stackelberg.tasks.pen import pen, pen_noterm, pen_vel
 from stackelberg.tasks.reacher import reacher_7dof
 from stackelberg.tasks.robel import dclaw_turn, dclaw_turn_fixed, dclaw_turn_vel, dkitty_orient
@@ -19,6 +19,7 @@ from stackelberg.tasks.switching_walker import walker2d_randomparams
 _REGISTRY: Dict[str, Callable[[], Task]] = {
     "inverted-pendulum": inverted_pendulum,
     "hopper": hopper,
+    "halfcheetah": halfcheetah,
     "ant": ant,
     "reacher-7dof": reacher_7dof,
     "pen": pen,

@@ -8,7 +8,7 @@ episode's return and success written on the frames.
 `--model open|closed` films, beside the world, what the model player predicted ([P] Figure 6 as
 a video): open loop replays the world's actions in the model from the same start state, closed
 loop lets the policy act on the model's own states. A predicted observation becomes a MuJoCo
-pose through the task's `PoseFn` (all seven built-in tasks have one; `register_pose` adds more).
+pose through the task's `PoseFn` (every built-in task has one; `register_pose` adds more).
 
 `video_during_training` is the `run.render_every` hook of `stackelberg.cli.run`: one episode of the
 current policy every K iterations into RUN/videos/.
@@ -55,11 +55,12 @@ class FreeCamera:
 
 
 # The view each task is filmed from by default: a model camera by name, or a free camera.
-# Hopper and Ant use their own torso-tracking camera; the ROBEL views show the valve with its
+# Hopper, HalfCheetah and Ant use their own torso-tracking camera; the ROBEL views show the valve with its
 # target line (DClaw) and the kitty with the target 1 m away (DKitty).
 DEFAULT_CAMERAS: dict[str, Union[str, FreeCamera]] = {
     "inverted-pendulum": FreeCamera((0.0, 0.0, 0.25), 2.2, 90.0, -10.0),
     "hopper": "track",
+    "halfcheetah": "track",
     "ant": "track",
     "reacher-7dof": FreeCamera((0.2, -0.4, -0.1), 2.2, 120.0, -30.0),
     "pen": "fixed",
@@ -119,8 +120,8 @@ def make_camera(model: Any, task_name: str, choice: str = "default") -> Any:
 
 # (obs, model, data, dt): write the pose an observation describes into `data.qpos` (and scene
 # markers into `model`, a copy owned by the model view). Coordinates the observation lacks keep
-# their previous values; positions the observation gives only as a velocity (Hopper's and Ant's
-# x) are integrated over `dt`, so the call must be made for every step in order.
+# their previous values; positions the observation gives only as a velocity (Hopper's,
+# HalfCheetah's and Ant's x) are integrated over `dt`, so the call must be made for every step in order.
 PoseFn = Callable[[np.ndarray, Any, Any, float], None]
 
 
@@ -135,6 +136,11 @@ def _pose_pendulum(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
 def _pose_hopper(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
     data.qpos[1:6] = obs[0:5]  # obs = qpos[1:], clipped qvel, x-velocity
     data.qpos[0] += obs[11] * dt  # x: the env's x-velocity is (x' - x) / dt
+
+
+def _pose_halfcheetah(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
+    data.qpos[1:9] = obs[0:8]  # obs = qpos[1:], qvel, x-velocity
+    data.qpos[0] += obs[17] * dt  # x: the env's x-velocity is (x' - x) / dt
 
 
 def _pose_ant(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
@@ -212,6 +218,7 @@ def _pose_dkitty(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
 POSES: dict[str, PoseFn] = {
     "inverted-pendulum": _pose_pendulum,
     "hopper": _pose_hopper,
+    "halfcheetah": _pose_halfcheetah,
     "ant": _pose_ant,
     "reacher-7dof": _pose_reacher,
     "pen": _pose_pen,

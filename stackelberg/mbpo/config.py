@@ -89,6 +89,12 @@ MBPO_TASK_DEFAULTS: dict[str, dict[str, Any]] = {
 defaults when the MBPO backend runs on that task."""
 
 
+# schedule knobs for a model fit to holdout early stopping on all data: the epochs are an upper
+# bound the probabilistic model does not reach
+EARLY_STOPPED_FIT: dict[str, int] = {"model_epochs": 10_000, "model_min_steps": 0,
+                                     "model_max_steps": 10**9}
+
+
 def mbpo_config_for(task_name: str, **overrides: Any) -> MBPOConfig:
     """MBPOConfig with the task's official settings (if it has any), then `overrides`."""
     return replace(MBPOConfig(), **{**MBPO_TASK_DEFAULTS.get(task_name, {}), **overrides})
@@ -103,8 +109,7 @@ def mbpo_run_defaults(task_name: str) -> dict[str, dict[str, Any]]:
     return {"mbpo": _section(mbpo),
             "schedule": {"initial_samples": mbpo.initial_random_steps,
                          "samples_per_iteration": mbpo.model_train_freq, "buffer_capacity": None,
-                         # an upper bound: the probabilistic model stops early
-                         "model_epochs": 10_000, "model_min_steps": 0, "model_max_steps": 10**9}}
+                         **EARLY_STOPPED_FIT}}
 
 
 def _section(config: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from stackelberg.core.errors import UserInputError
 
 
 FIT_PRECISIONS = ("auto", "float32", "bfloat16")
+ACTIVATIONS = ("swish", "relu")  # the probabilistic ensemble's hidden units
 
 
 @dataclass
@@ -89,6 +90,7 @@ class ProbabilisticModelConfig:
     init_min_logvar: float = -10.0
     logvar_bound_coef: float = 0.01  # loss += coef * (sum max_logvar - sum min_logvar)
     bootstrap: bool = True  # each member trains on its own with-replacement resample
+    activation: str = "swish"  # hidden units: "swish" (MBPO's) or "relu" (MEMB's)
 
     def validate(self) -> None:
         from stackelberg.core.errors import UserInputError
@@ -104,6 +106,8 @@ class ProbabilisticModelConfig:
             (0 <= self.holdout_ratio < 1, "holdout_ratio must be in [0, 1)"),
             (self.patience >= 0, "patience must be >= 0"),
             (self.init_min_logvar < self.init_max_logvar, "init_min_logvar must be < init_max_logvar"),
+            (self.activation in ACTIVATIONS,
+             f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"),
         ]
         for ok, message in checks:
             if not ok:
