@@ -3,8 +3,9 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.docs-installed
 
-.PHONY: run test lint setup clean
+.PHONY: run test lint setup docs clean check-results
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -30,5 +31,18 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest tests
 
+# every table of runs/RESULTS.md rerun from its command on the committed records (read-only;
+# `$(PY) runs/scripts/check_results.py --update` writes them after a legitimate change)
+check-results: $(STAMP)
+	$(PY) runs/scripts/check_results.py
+
+# The documentation site into site/ (open site/index.html); any warning fails the build
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) runs/out
+	rm -rf $(VENV) runs/out site

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import torch
 
 import stackelberg.mbpo  # noqa: F401  (the built-in players register themselves on import)
+import stackelberg.memb  # noqa: F401
 import stackelberg.models  # noqa: F401
 import stackelberg.npg  # noqa: F401
 from stackelberg import tasks
@@ -39,6 +40,9 @@ from stackelberg.worlds.perturbations import Perturbation, check_perturbations, 
 
 @dataclass
 class RunConfig:
+    """The `[run]` section: which task, algorithm and players, the sample budget and seed, and
+    the run's bookkeeping (checkpoints, snapshots, plots, videos, stop rule, perturbations)."""
+
     task: str = knob("inverted-pendulum", "the task", choices=tasks.names)
     algo: str = knob("pal", "the game solver: pal, mal, gda or br", choices=lambda: sorted(SCHEDULES))
     # the policy player: "npg" ([P] Subroutine 1), "mbpo" (SAC on branched model rollouts),

@@ -6,14 +6,20 @@ from typing import Callable, Dict
 from stackelberg.tasks.check import TaskCheck, TaskError, check_task, validate_task
 from stackelberg.tasks.base import ParamValue, ScoreFn, SuccessFn, Symmetry, Task, TransitionFn, WorldChange
 from stackelberg.tasks.ant import ant
-from stackelberg.tasks.gym_tasks import hopper, inverted_pendulum
+from stackelberg.tasks.gym_tasks import halfcheetah, hopper, inverted_pendulum
 from stackelberg.tasks.pen import pen, pen_noterm, pen_vel
 from stackelberg.tasks.reacher import reacher_7dof
 from stackelberg.tasks.robel import dclaw_turn, dclaw_turn_fixed, dclaw_turn_vel, dkitty_orient
+from stackelberg.tasks.switching_ant import ant_crippled_leg, ant_fwd_bwd
+from stackelberg.tasks.switching_cheetah import halfcheetah_fwd_bwd
+from stackelberg.tasks.switching_humanoid import humanoid_direc
+from stackelberg.tasks.switching_pier import halfcheetah_pier
+from stackelberg.tasks.switching_walker import walker2d_randomparams
 
 _REGISTRY: Dict[str, Callable[[], Task]] = {
     "inverted-pendulum": inverted_pendulum,
     "hopper": hopper,
+    "halfcheetah": halfcheetah,
     "ant": ant,
     "reacher-7dof": reacher_7dof,
     "pen": pen,
@@ -23,6 +29,12 @@ _REGISTRY: Dict[str, Callable[[], Task]] = {
     "dclaw-turn-fixed": dclaw_turn_fixed,
     "dclaw-turn-vel": dclaw_turn_vel,
     "dkitty-orient": dkitty_orient,
+    "halfcheetah-fwd-bwd": halfcheetah_fwd_bwd,
+    "halfcheetah-pier": halfcheetah_pier,
+    "ant-fwd-bwd": ant_fwd_bwd,
+    "ant-crippled-leg": ant_crippled_leg,
+    "walker2d-randomparams": walker2d_randomparams,
+    "humanoid-direc": humanoid_direc,
 }
 
 

@@ -94,6 +94,10 @@ class Task:
     `angle_dims` lists observation coordinates the world wraps into [-pi, pi): the model players
     learn their change wrapped (`stackelberg.models.angles`) unless `model.wrap_angles = false`.
     `symmetry` is a mirror symmetry of the world, used when `model.augment_symmetry = true`.
+    `learned_reward = True` marks a world whose reward depends on something the observation does
+    not show (a hidden task that switches, `stackelberg.tasks.switching`): no function of
+    (obs, act, next_obs) equals it, so `reward_fn` returns NaN, the model player must learn the
+    reward, and the reward has no parity test (termination still does).
     `algo_defaults` are this task's settings for one solver, keyed by algorithm, as config
     sections (`{"pal": {"schedule": {"samples_horizon_multiple": 10}}}`: pen's PAL collects
     N = 10 x H per iteration, [P] B.1); they sit above the solver's own defaults and below the
@@ -119,6 +123,7 @@ class Task:
     angle_dims: tuple[int, ...] = ()
     symmetry: Optional[Symmetry] = None
     algo_defaults: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    learned_reward: bool = False
 
     def clip_action(self, act: torch.Tensor) -> torch.Tensor:
         low = torch.as_tensor(self.act_low, dtype=act.dtype, device=act.device)

@@ -1,19 +1,21 @@
-"""Gymnasium MuJoCo tasks: InvertedPendulum-v5 and Hopper-v5 (with the x-velocity observed)."""
+"""Gymnasium MuJoCo tasks: InvertedPendulum-v5, and Hopper-v5 and HalfCheetah-v5 with the
+x-velocity observed."""
 from __future__ import annotations
 
-from typing import Optional
+import functools
+from typing import Callable, Optional
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from stackelberg.tasks.base import Task
+from stackelberg.tasks.base import Task, TransitionFn
 
 
 class AppendXVelocity(gym.Wrapper):
     """Append the env's own `info["x_velocity"]` to the observation (0 at reset).
 
-    The forward reward of Hopper and Ant is a velocity that is not in gymnasium's observation;
+    The forward reward of Hopper, HalfCheetah and Ant is a velocity that is not in gymnasium's observation;
     with it appended the reward is an exact function of the next observation, as the paper did.
     """
 
@@ -77,30 +79,58 @@ def _hopper_done(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -
     return ~_hopper_healthy(next_obs)
 
 
-def _make_hopper(seed: Optional[int] = None) -> gym.Env:
-    env = AppendXVelocity(gym.make("Hopper-v5"))
+def hopper() -> Task:
+    return _forward_task("hopper", "Hopper-v5", obs_dim=12, act_dim=3, ctrl_cost=1e-3,
+                         healthy=_hopper_healthy, termination_fn=_hopper_done,
+                         description="Gymnasium Hopper-v5 with the x-velocity appended to the "
+                                     "observation (12 dims).")
+
+
+# --- HalfCheetah-v5 + x-velocity -----------------------------------------------------------
+
+def _never_done(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
+    return torch.zeros(next_obs.shape[:-1], dtype=torch.bool, device=next_obs.device)
+
+
+def halfcheetah() -> Task:
+    return _forward_task("halfcheetah", "HalfCheetah-v5", obs_dim=18, act_dim=6, ctrl_cost=0.1,
+                         healthy=None, termination_fn=_never_done,
+                         description="Gymnasium HalfCheetah-v5 with the x-velocity appended to the "
+                                     "observation (18 dims); never terminates.")
+
+
+# --- what the forward-running tasks share ---------------------------------------------------
+
+def _make_with_x_velocity(env_id: str, seed: Optional[int] = None) -> gym.Env:
+    env = AppendXVelocity(gym.make(env_id))
     env.reset(seed=seed)
     return env
 
 
-def hopper() -> Task:
-    low, high = np.full(3, -1.0), np.full(3, 1.0)
+def _forward_task(name: str, env_id: str, obs_dim: int, act_dim: int, ctrl_cost: float,
+                  healthy: Optional[Callable[[torch.Tensor], torch.Tensor]],
+                  termination_fn: TransitionFn, description: str) -> Task:
+    """A Gymnasium locomotion task whose reward is x-velocity (+ 1 while `healthy`) - ctrl_cost
+    |a|^2, actions in [-1, 1] (clipped, as the env sees them), the x-velocity appended last."""
+    low, high = np.full(act_dim, -1.0), np.full(act_dim, 1.0)
     bounds = (torch.as_tensor(low), torch.as_tensor(high))
 
     def reward(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
         act = torch.clamp(act, bounds[0].to(act), bounds[1].to(act))
-        healthy = _hopper_healthy(next_obs).to(next_obs.dtype)
-        return next_obs[..., 11] + healthy - 1e-3 * (act**2).sum(dim=-1)
+        forward = next_obs[..., obs_dim - 1]
+        if healthy is not None:
+            forward = forward + healthy(next_obs).to(next_obs.dtype)
+        return forward - ctrl_cost * (act**2).sum(dim=-1)
 
     return Task(
-        name="hopper",
-        make_env=_make_hopper,
+        name=name,
+        make_env=functools.partial(_make_with_x_velocity, env_id),
         reward_fn=reward,
-        termination_fn=_hopper_done,
+        termination_fn=termination_fn,
         horizon=1000,
-        obs_dim=12,
-        act_dim=3,
+        obs_dim=obs_dim,
+        act_dim=act_dim,
         act_low=low,
         act_high=high,
-        description="Gymnasium Hopper-v5 with the x-velocity appended to the observation (12 dims).",
+        description=description,
     )

@@ -209,3 +209,37 @@ def test_per1k_iterations_per_task():
     assert bench_cli.per1k_iterations(["hopper", "dclaw-turn", "pen"], None) == [5, 10, 5]
     assert bench_cli.per1k_iterations(["hopper", "pen"], [3]) == [3, 3]
     assert bench_cli.per1k_iterations(["hopper", "pen"], [3, 4]) == [3, 4]
+
+
+RECORDS = __import__("pathlib").Path(__file__).resolve().parents[1] / "runs" / "speed" / "records"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in RECORDS.glob("bench*.json")))
+def test_show_prints_every_committed_record_without_measuring(name, capsys):
+    assert bench_cli.main(["--show", str(RECORDS / name)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("measured on x86_64 (CPU model and bfloat16 support not recorded)")
+    record = json.loads((RECORDS / name).read_text())
+    if "solve" in record:
+        medians = record["solve"]["configurations"]
+        assert all(f"{m['median']['seconds']:.1f}" in out for m in medians.values())
+    for row in record.get("pal_iteration", []):
+        assert f"PAL iteration {row['iteration']} on {row['task']}" in out
+        assert f"{row['seconds']:.1f} s (fit {row['fit_seconds']:.1f}" in out
+
+
+def test_show_names_the_cpu_a_new_record_was_measured_on():
+    line = bench_cli.machine_line({"cpu": "AMD EPYC 7B13", "native_bfloat16": False,
+                                   "torch": "2.13.0+cpu", "threads": 1})
+    assert line == "measured on AMD EPYC 7B13 (native bfloat16: no), torch 2.13.0+cpu, 1 thread(s)"
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"solve": {"task": "x"}}'])
+def test_show_refuses_what_the_bench_did_not_write(tmp_path, capsys, text):
+    path = tmp_path / "b.json"
+    path.write_text(text)
+    assert bench_cli.main(["--show", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a JSON file `python -m stackelberg.bench` wrote" in err and "Traceback" not in err
+    assert bench_cli.main(["--show", str(tmp_path / "missing.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err

@@ -281,3 +281,25 @@ def test_replot_bad_input_exit_2(tmp_path, monkeypatch, extra, message, capsys):
     assert diagnose.main(extra) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_replot_prints_each_stages_errors_as_the_json_holds_them(capsys):
+    """The table `--replot` prints (what RESULTS quotes) against the member means recomputed
+    from the committed JSON by hand."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "runs/fig6-error-amplification/figures/model_error_dclaw_mal.json"
+    stages, _ = diagnose.read_numbers(path)
+    text = diagnose.stage_table([("MAL s1", stages)])
+    raw = json.loads(path.read_text())
+    assert len(text.splitlines()) == 2 + len(raw)
+    for stage in raw:
+        members = {loop: np.array([[np.nan if v is None else v for v in m]
+                                   for m in stage[loop]["members"]]) for loop in ("open_loop", "closed_loop")}
+        mean = {loop: m.mean(0) for loop, m in members.items()}
+        last = max(t for t, alive in enumerate(stage["alive"]) if alive)
+        row = (f"| MAL s1 | {stage['iteration']} | {stage['samples']:,} | "
+               f"{np.nanmean(mean['open_loop']):.3g} | {np.nanmean(mean['closed_loop']):.3g} | {last} | "
+               f"{mean['open_loop'][last]:.3g} | {mean['closed_loop'][last]:.3g} |")
+        assert row in text
+    assert "| MAL s1 | 44 | 40,200 |" in text and "| 0.322 |" in text  # RESULTS' 0.32 rad at t = 40

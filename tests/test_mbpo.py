@@ -248,7 +248,7 @@ def test_mixed_batch_ratio():
     policy = MBPOPolicyPlayer(task, tiny_mbpo(real_ratio=0.05, batch_size=256))
     replay = ReplayBuffer(None)
     replay.add(trajectory_from(task, 300, reward=1.0))  # real rewards are 1
-    real = policy.real_data(replay)
+    real = policy.actions.real_data(replay)
     assert policy.mixed_batch(real)["reward"].eq(1).all()  # empty model buffer: all real
     n = 1000
     policy.model_buffer.resize(n)

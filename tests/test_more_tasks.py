@@ -1,4 +1,4 @@
-"""Correctness of the reacher-7dof, pen and ant tasks: dims, reward/termination parity with the
+"""Correctness of the reacher-7dof, pen, ant and halfcheetah tasks: dims, reward/termination parity with the
 real envs, the reacher's perturbation hooks and the success definitions."""
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from stackelberg.tasks.ant import ant
+from stackelberg.tasks.gym_tasks import halfcheetah
 from stackelberg.tasks.pen import MIN_SUCCESS_STEPS, goal_achieved, pen, pen_noterm, pen_vel
 from stackelberg.tasks.reacher import GOAL_HIGH, GOAL_LOW, NOMINAL_FOREARM, Reacher7DOFEnv, reacher_7dof
 
 FACTORIES = {"reacher-7dof": reacher_7dof, "pen": pen, "pen-noterm": pen_noterm, "pen-vel": pen_vel,
-             "ant": ant}
+             "ant": ant, "halfcheetah": halfcheetah}
 DIMS = {"reacher-7dof": (20, 7), "pen": (45, 24), "pen-noterm": (45, 24), "pen-vel": (69, 24),
-        "ant": (28, 8)}
+        "ant": (28, 8), "halfcheetah": (18, 6)}
 
 
 def _rollout(task, seed: int, steps: int, act_scale: float = 1.0):
@@ -53,7 +54,7 @@ def test_dims_and_spaces(name):
     env.close()
 
 
-@pytest.mark.parametrize("name", ["reacher-7dof", "pen-noterm"])
+@pytest.mark.parametrize("name", ["reacher-7dof", "pen-noterm", "halfcheetah"])
 def test_truncates_at_horizon_without_termination(name):
     task = FACTORIES[name]()
     env = task.make_env(1)
@@ -72,7 +73,7 @@ def test_ant_time_limit_is_1000():
 
 @pytest.mark.parametrize("name,steps", [("reacher-7dof", 200), ("pen", 250), ("pen-noterm", 250),
                                         ("pen-vel", 250),
-                                        ("ant", 400)])
+                                        ("ant", 400), ("halfcheetah", 400)])
 def test_reward_and_termination_parity(name, steps):
     task = FACTORIES[name]()
     o, a, n, r, term = _rollout(task, seed=3, steps=steps)
@@ -119,6 +120,20 @@ def test_ant_reward_clips_actions():
     # healthy bonus and ctrl cost are really there
     expected = n[:, 27] + 1.0 - 0.5 * 8  # |a| = 1 everywhere, all healthy after 20 steps
     assert torch.allclose(task.reward_fn(o, torch.sign(a), n), expected)
+
+
+def test_halfcheetah_reward_is_the_observed_velocity_minus_ctrl_cost():
+    """Every term is there: the appended x-velocity is the env's own, and the control cost
+    0.1 |a|^2 uses the action the env saw (clipped to [-1, 1])."""
+    task = halfcheetah()
+    o, a, n, r, term = _rollout(task, seed=6, steps=30)
+    env = task.make_env(0)
+    env.reset(seed=0)
+    nxt, _, _, _, info = env.step(np.full(6, 0.5))
+    assert nxt[17] == info["x_velocity"] != 0.0
+    env.close()
+    assert torch.allclose(task.reward_fn(o, 3.0 * torch.sign(a), n), n[:, 17] - 0.6)
+    assert not term.any() and not task.termination_fn(o, a, n).any()
 
 
 def test_reacher_env_clips_actions():

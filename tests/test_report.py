@@ -1,4 +1,8 @@
 """`stackelberg.analysis.report`: the interval against scipy, targets, and recovery after a world change."""
+import contextlib
+import io
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -251,3 +255,72 @@ def test_the_mean_over_seeds_is_drawn_only_where_every_seed_has_data():
     assert grid[0] == 2600 and grid[-1] == 59338 and len(grid) == 200
     values = report.on_grid([curve(x, np.ones_like(x)) for x in xs], grid)
     assert not np.isnan(values).any()  # every grid point has every seed
+
+
+def write_timed_run(folder, algo, seed, rows, task="t"):
+    """A run folder with the metrics columns `timing_table` reads."""
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text(f'[run]\ntask = "{task}"\nalgo = "{algo}"\nseed = {seed}\n')
+    lines = ["samples,eval_return,seconds,fit_seconds,improve_seconds,collect_seconds,eval_seconds"]
+    lines += [",".join(str(v) for v in row) for row in rows]
+    (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_labels_name_the_groups_and_refuse_typos_and_overlaps(tmp_path):
+    rows = [(100, 1.0, 1, 1, 0, 0, 0)]
+    curves = [report.load_run(write_timed_run(tmp_path / f"x-{a}-s{s}", a, s, rows), "eval_return")
+              for a in ("pal", "mal") for s in (0, 1)]
+    labelled = report.apply_labels(curves, [report.parse_label("PAL, all data=*-pal-s?")])
+    assert [c.algo for c in labelled] == ["PAL, all data", "PAL, all data", "mal", "mal"]
+    assert list(report.group(labelled)) == [("t", "PAL, all data"), ("t", "mal")]
+    with pytest.raises(UserInputError, match="matches none of the run folders"):
+        report.apply_labels(curves, [("X", "*-gda-s?")])
+    with pytest.raises(UserInputError, match="matches two labels"):
+        report.apply_labels(curves, [("A", "*-s0"), ("B", "*-pal-*")])
+    for bad in ("no-equals-sign", "=*glob", "name="):
+        with pytest.raises(UserInputError, match="NAME=GLOB"):
+            report.parse_label(bad)
+
+
+def test_a_label_pools_differing_runs_and_says_so(tmp_path, capsys):
+    a = write_timed_run(tmp_path / "a-pal-s0", "pal", 0, [(100, 1.0, 1, 1, 0, 0, 0)])
+    b = write_timed_run(tmp_path / "b-pal-s1", "pal", 1, [(100, 3.0, 1, 1, 0, 0, 0)])
+    (b / "config.toml").write_text('[run]\ntask = "t"\nalgo = "pal"\nseed = 1\n[npg]\nmax_kl = 0.5\n')
+    assert report_cli.main([str(a), str(b)]) == 0  # unlabelled: two variants
+    assert "pal [npg.max_kl=" in capsys.readouterr().out
+    assert report_cli.main([str(a), str(b), "--label", "PAL=*-pal-s?"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("note: t PAL pools runs that differ in npg.max_kl\n\n| task |")
+    assert "| t | PAL | 2 | 100, 100 | 2 ± 12.7 |" in out
+    assert report_cli.main([str(a), "--label", "PAL"]) == 2
+    assert "NAME=GLOB" in capsys.readouterr().err
+
+
+def test_timing_counts_after_the_initial_iteration_and_the_seconds_to_a_target(tmp_path):
+    # (samples, eval_return, seconds, fit, improve, collect, eval)
+    rows = [(500, 10.0, 7.0, 6.0, 0.5, 0.4, 0.1), (700, 400.0, 4.0, 1.0, 2.0, 0.5, 0.5),
+            (900, 980.0, 6.0, 2.0, 3.0, 0.5, 0.5), (1100, 990.0, 10.0, 5.0, 4.0, 0.5, 0.5)]
+    c = report.load_run(write_timed_run(tmp_path / "r", "pal", 3, rows), "eval_return")
+    text = report.timing_table([c], target=950)
+    after = sum(r[2] for r in rows[1:])  # 20 s for the 600 samples after the first row
+    shares = [sum(r[k] for r in rows[1:]) / after for k in (3, 4, 5, 6)]
+    cells = ["t", "pal", "3", "500", "7.0", f"{1000 * after / 600:.1f}", *(f"{x:.0%}" for x in shares),
+             f"{7.0 + 4.0 + 6.0:.1f}"]  # cumulative seconds at the first evaluation >= 950
+    assert "| " + " | ".join(cells) + " |" in text
+    assert "| not reached |" in report.timing_table([c], target=5000)
+    only_initial = report.timing_table([c.until(500)])  # --until keeps the rows it covers
+    assert "| t | pal | 3 | 500 | 7.0 | - | - | - | - | - |" in only_initial
+
+
+def test_unlabelled_records_print_as_before():
+    """The pen variants, as `report` printed them before labels existed (committed records)."""
+    pen = Path(__file__).resolve().parents[1] / "runs/fig2-robel/records/issue29"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert report_cli.main([f"{pen}/pen-pal-s0", f"{pen}/pen-pal-s1", f"{pen}/pen-pal-s2",
+                                f"{pen}/pen-pal-holdout-s0", f"{pen}/pen-pal-holdout-s1",
+                                f"{pen}/pen-pal-holdout-s2", "--metric", "eval_success",
+                                "--target", "0.8"]) == 0
+    assert ("| pen | pal [model.holdout_fraction=0.2] | 3 | 100819, 100999, 100688 | 0 ± 0 | 0.4 | "
+            "not reached, not reached, not reached | 4.8 | 4.5 |") in out.getvalue()

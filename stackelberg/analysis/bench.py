@@ -85,7 +85,10 @@ def put_rate(row: dict, key: str, work: float, timing: Timing) -> None:
 
 
 def spread_text(row: dict, key: str, scale: float = 1.0, spec: str = ".1f") -> str:
-    """`median (min-max)` of a row's `key`, times `scale`."""
+    """`median (min-max)` of a row's `key`, times `scale`; the value alone in a record written
+    before rows kept their spread."""
+    if f"{key}_min" not in row:
+        return f"{row[key] * scale:{spec}}"
     values = [row[k] * scale for k in (key, f"{key}_min", f"{key}_max")]
     return f"{values[0]:{spec}} ({values[1]:{spec}}-{values[2]:{spec}})"
 

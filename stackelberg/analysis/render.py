@@ -8,7 +8,7 @@ episode's return and success written on the frames.
 `--model open|closed` films, beside the world, what the model player predicted ([P] Figure 6 as
 a video): open loop replays the world's actions in the model from the same start state, closed
 loop lets the policy act on the model's own states. A predicted observation becomes a MuJoCo
-pose through the task's `PoseFn` (all seven built-in tasks have one; `register_pose` adds more).
+pose through the task's `PoseFn` (every built-in task has one; `register_pose` adds more).
 
 `video_during_training` is the `run.render_every` hook of `stackelberg.cli.run`: one episode of the
 current policy every K iterations into RUN/videos/.
@@ -55,11 +55,12 @@ class FreeCamera:
 
 
 # The view each task is filmed from by default: a model camera by name, or a free camera.
-# Hopper and Ant use their own torso-tracking camera; the ROBEL views show the valve with its
+# Hopper, HalfCheetah and Ant use their own torso-tracking camera; the ROBEL views show the valve with its
 # target line (DClaw) and the kitty with the target 1 m away (DKitty).
 DEFAULT_CAMERAS: dict[str, Union[str, FreeCamera]] = {
     "inverted-pendulum": FreeCamera((0.0, 0.0, 0.25), 2.2, 90.0, -10.0),
     "hopper": "track",
+    "halfcheetah": "track",
     "ant": "track",
     "reacher-7dof": FreeCamera((0.2, -0.4, -0.1), 2.2, 120.0, -30.0),
     "pen": "fixed",
@@ -69,6 +70,12 @@ DEFAULT_CAMERAS: dict[str, Union[str, FreeCamera]] = {
     "dclaw-turn-fixed": FreeCamera((0.0, 0.0, 0.04), 0.55, 30.0, -45.0),
     "dclaw-turn-vel": FreeCamera((0.0, 0.0, 0.04), 0.55, 30.0, -45.0),
     "dkitty-orient": FreeCamera((0.0, -0.3, 0.1), 2.1, 90.0, -65.0),
+    "halfcheetah-fwd-bwd": "track",
+    "halfcheetah-pier": "track",
+    "ant-fwd-bwd": "track",
+    "ant-crippled-leg": "track",
+    "walker2d-randomparams": "track",
+    "humanoid-direc": "track",
 }
 
 
@@ -113,8 +120,8 @@ def make_camera(model: Any, task_name: str, choice: str = "default") -> Any:
 
 # (obs, model, data, dt): write the pose an observation describes into `data.qpos` (and scene
 # markers into `model`, a copy owned by the model view). Coordinates the observation lacks keep
-# their previous values; positions the observation gives only as a velocity (Hopper's and Ant's
-# x) are integrated over `dt`, so the call must be made for every step in order.
+# their previous values; positions the observation gives only as a velocity (Hopper's,
+# HalfCheetah's and Ant's x) are integrated over `dt`, so the call must be made for every step in order.
 PoseFn = Callable[[np.ndarray, Any, Any, float], None]
 
 
@@ -131,6 +138,11 @@ def _pose_hopper(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
     data.qpos[0] += obs[11] * dt  # x: the env's x-velocity is (x' - x) / dt
 
 
+def _pose_halfcheetah(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
+    data.qpos[1:9] = obs[0:8]  # obs = qpos[1:], qvel, x-velocity
+    data.qpos[0] += obs[17] * dt  # x: the env's x-velocity is (x' - x) / dt
+
+
 def _pose_ant(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
     data.qpos[2:15] = obs[0:13]  # obs = qpos[2:] (z, quaternion, joints), qvel, x-velocity
     quat = data.qpos[3:7]
@@ -138,6 +150,23 @@ def _pose_ant(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
     data.qpos[3:7] = quat / norm if norm > 1e-8 else (1.0, 0.0, 0.0, 0.0)
     data.qpos[0] += obs[27] * dt
     data.qpos[1] += obs[14] * dt  # y from the torso's y-velocity (qvel[1])
+
+
+def _pose_planar(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
+    """HalfCheetah and Walker2d (x-velocity appended): obs = qpos[1:9], qvel, x-velocity. On the
+    pier the blocks are not observed: they keep their previous pose."""
+    data.qpos[1:9] = obs[0:8]
+    data.qpos[0] += obs[17] * dt
+
+
+def _pose_humanoid(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
+    """obs = qpos[2:], qvel, the centre of mass's x-velocity (the root's x follows it)."""
+    data.qpos[2:24] = obs[0:22]
+    quat = data.qpos[3:7]
+    norm = np.linalg.norm(quat)
+    data.qpos[3:7] = quat / norm if norm > 1e-8 else (1.0, 0.0, 0.0, 0.0)
+    data.qpos[0] += obs[45] * dt
+    data.qpos[1] += obs[23] * dt  # y from the root's y-velocity (qvel[1])
 
 
 def _pose_reacher(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
@@ -189,6 +218,7 @@ def _pose_dkitty(obs: np.ndarray, model: Any, data: Any, dt: float) -> None:
 POSES: dict[str, PoseFn] = {
     "inverted-pendulum": _pose_pendulum,
     "hopper": _pose_hopper,
+    "halfcheetah": _pose_halfcheetah,
     "ant": _pose_ant,
     "reacher-7dof": _pose_reacher,
     "pen": _pose_pen,
@@ -198,6 +228,12 @@ POSES: dict[str, PoseFn] = {
     "dclaw-turn-fixed": _pose_dclaw,
     "dclaw-turn-vel": _pose_dclaw,
     "dkitty-orient": _pose_dkitty,
+    "halfcheetah-fwd-bwd": _pose_planar,
+    "halfcheetah-pier": _pose_planar,
+    "ant-fwd-bwd": _pose_ant,
+    "ant-crippled-leg": _pose_ant,
+    "walker2d-randomparams": _pose_planar,
+    "humanoid-direc": _pose_humanoid,
 }
 
 

@@ -5,14 +5,17 @@ group whose configs differ elsewhere (say `model.wrap_angles`) are split, and th
 name each part (`pal [model.wrap_angles=false]`). Each seed's
 curve is interpolated linearly onto a common sample grid inside the range that seed covers; the
 band is a 95% Student-t confidence interval of the mean over seeds (scipy). `--pool` keeps one
-group per (task, algorithm) and names the keys that differ; `--smooth` plots each seed's
-trailing-window mean, for metrics as noisy as a success rate over 5 evaluation episodes.
+group per (task, algorithm) and names the keys that differ; `--label NAME=GLOB` makes the runs
+whose folder matches GLOB one group named NAME (a reader's name instead of config keys);
+`--smooth` plots each seed's trailing-window mean, for metrics as noisy as a success rate over 5
+evaluation episodes.
 """
 from __future__ import annotations
 
 import functools
 
 import csv
+import fnmatch
 import io
 import math
 import textwrap
@@ -45,6 +48,8 @@ class RunCurve:
     changes: tuple[tuple[int, str], ...] = ()
     # the rest of the config as dotted keys (run bookkeeping left out): tells variants apart
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # a reader's name for the run's group (`--label`), shown as is instead of the algorithm
+    label: str = ""
 
     def first_reaching(self, target: float, lower_is_better: bool = False) -> Optional[int]:
         hits = np.nonzero(self.values <= target if lower_is_better else self.values >= target)[0]
@@ -360,10 +365,12 @@ def split_repeated_seeds(curves: Sequence[RunCurve]) -> tuple[list[RunCurve], li
 
 def label_variants(curves: Sequence[RunCurve]) -> list[RunCurve]:
     """Runs of one (task, algo) whose configs differ get the differing keys in their algo name,
-    so `group` keeps them apart. Keys some run does not have (older configs) are not compared."""
+    so `group` keeps them apart. Keys some run does not have (older configs) are not compared.
+    Runs the user labelled (`apply_labels`) keep their label."""
     by_method: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, c in enumerate(curves):
-        by_method[(c.task, c.algo)].append(i)
+        if not c.label:
+            by_method[(c.task, c.algo)].append(i)
     out = list(curves)
     for members in by_method.values():
         differing = differing_keys([curves[i] for i in members])
@@ -373,6 +380,33 @@ def label_variants(curves: Sequence[RunCurve]) -> list[RunCurve]:
             settings = {**_later_option_defaults(), **curves[i].settings}
             tag = ", ".join(f"{k}={_toml_value(settings[k])}" for k in differing)
             out[i] = replace(curves[i], algo=f"{curves[i].algo} [{tag}]")
+    return out
+
+
+def parse_label(text: str) -> tuple[str, str]:
+    """`NAME=GLOB` as (name, glob), or a one-line error saying the form."""
+    name, sep, pattern = text.partition("=")
+    if not sep or not name.strip() or not pattern.strip():
+        raise UserInputError(f"--label expects NAME=GLOB (e.g. 'PAL, all data=*/pen-pal-alldata-s?'), "
+                             f"got {text!r}")
+    return name.strip(), pattern.strip()
+
+
+def apply_labels(curves: Sequence[RunCurve], labels: Sequence[tuple[str, str]]) -> list[RunCurve]:
+    """Runs whose folder path (as given) matches GLOB are one group named NAME, in the table and
+    the figure: a reader's name ("PAL, all data") where the config keys that tell runs apart
+    would run to a line. A label that matches no run, or a run two labels match, is an error
+    (a typo would otherwise leave runs silently unlabelled)."""
+    out = list(curves)
+    for name, pattern in labels:
+        matched = [i for i, c in enumerate(curves) if fnmatch.fnmatchcase(Path(c.folder).as_posix(), pattern)]
+        if not matched:
+            raise UserInputError(f"--label {name}={pattern} matches none of the run folders given")
+        for i in matched:
+            if out[i].label:
+                raise UserInputError(f"{curves[i].folder} matches two labels: {out[i].label!r} "
+                                     f"and {name!r}")
+            out[i] = replace(out[i], algo=name, label=name)
     return out
 
 
@@ -447,7 +481,8 @@ def plot(groups: dict, metric: str, path: Path, title: str, target: Optional[flo
         grid = shared_grid(xs)
         shifted = [replace(c, samples=x) for c, x in zip(curves, xs)]
         mean, ci = mean_and_ci(on_grid(shifted, grid))
-        name = f"{task} {method_name(algo)}" if several_tasks else method_name(algo)
+        method = algo if curves[0].label else method_name(algo)
+        name = f"{task} {method}" if several_tasks else method
         label = f"{name} ({len(curves)} seed{'s' if len(curves) > 1 else ''})"
         ax.plot(grid, mean, color=color, label=label, lw=2)
         ax.fill_between(grid, np.clip(mean - ci, low, high), np.clip(mean + ci, low, high),
@@ -610,4 +645,41 @@ def bins_table(groups: dict, metric: str, width: float) -> str:
     for c, bins in zip(runs, binned):
         cells = [_num(bins[k]) if k in bins and not math.isnan(bins[k]) else "-" for k in starts]
         lines.append("| " + " | ".join([c.task, c.algo, str(c.seed), *cells]) + " |")
+    return "\n".join(lines)
+
+
+# the phases of an iteration that metrics.csv times; `seconds` is their sum with the bookkeeping
+_PHASES = ("fit", "improve", "collect", "eval")
+
+
+def timing_table(curves: Sequence[RunCurve], target: Optional[float] = None,
+                 lower_is_better: bool = False) -> str:
+    """One row per run: the seconds per 1000 samples after the initial iteration (whose random
+    samples and first fit are a fixed cost, not a rate), the share of each phase in them, and
+    with a target the run's cumulative seconds at its first evaluation reaching it. Read from
+    the run's metrics.csv up to the curve's last evaluation (so `--until` holds here too)."""
+    head = ["task", "algo", "seed", "initial samples", "initial seconds",
+            "s per 1000 samples after it", *(f"{p} share" for p in _PHASES)]
+    if target is not None:
+        head.append(f"seconds to reach {target:g}")
+    lines = ["seconds after the initial iteration, from each run's metrics.csv", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for c in curves:
+        rows, samples, _, _ = read_metrics(Path(c.folder) / "metrics.csv", "seconds")
+        kept = [r for r, s in zip(rows, samples) if s <= c.samples[-1]]
+        later = kept[1:]
+        total = sum(float(r["seconds"]) for r in later)
+        cells = [c.task, c.algo, str(c.seed), str(int(samples[0])), f"{float(kept[0]['seconds']):.1f}"]
+        if later:
+            cells.append(f"{1000 * total / (c.samples[-1] - samples[0]):.1f}")
+            where = f"{c.folder}/metrics.csv"
+            cells += [f"{sum(_number(r[f'{p}_seconds'], f'{where}: {p}_seconds', True) for r in later) / total:.0%}"
+                      if total > 0 and all(f"{p}_seconds" in r for r in later) else "-"
+                      for p in _PHASES]
+        else:
+            cells += ["-"] * (1 + len(_PHASES))
+        if target is not None:
+            hits = np.nonzero(c.values <= target if lower_is_better else c.values >= target)[0]
+            cells.append(f"{c.seconds[hits[0]]:.1f}" if hits.size else "not reached")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

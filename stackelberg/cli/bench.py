@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import platform
 import sys
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
@@ -20,6 +19,7 @@ from stackelberg.analysis.bench import (BASELINE, CONFIGURATIONS, PER1K_ITERATIO
 from stackelberg.cli.args import ArgumentParser, finite_float
 from stackelberg.cli.run import _set_items
 from stackelberg.core.errors import UserInputError, check_output_file, exit_with
+from stackelberg.core.hardware import cpu_has_native_bfloat16, cpu_model_name
 
 SECTIONS = ("micro", "pal", "solve", "per1k")
 # --quick: games small enough that the whole bench runs in seconds (it checks the code runs)
@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config value of every solve/per1k game, both configurations "
                         "(the paper configuration's own keys still win)")
     p.add_argument("--out", default="runs/out/bench.json")
+    p.add_argument("--show", metavar="JSON",
+                   help="measure nothing: print a bench's JSON (a record) as the bench printed it")
     p.add_argument("--quick", action="store_true",
                    help="small sizes and few repeats: checks the bench runs, measures little")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
@@ -240,17 +242,76 @@ def per1k_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def machine_line(result: dict) -> str:
+    """What a record was measured on: the CPU and whether it multiplies bfloat16 natively (the
+    model fit's speed depends on it), or that an older record did not say."""
+    if "cpu" not in result:
+        cpu = f"{result.get('machine', '?')} (CPU model and bfloat16 support not recorded)"
+    else:
+        cpu = f"{result['cpu']} (native bfloat16: {'yes' if result['native_bfloat16'] else 'no'})"
+    return f"measured on {cpu}, torch {result.get('torch', '?')}, {result.get('threads', '?')} thread(s)"
+
+
+def _one_comparison_record(section: dict) -> None:
+    """Records written when a bench compared one configuration with the baseline hold a single
+    ratio dict (and the solve's key differences at the top); name it after that configuration,
+    as the bench writes them now."""
+    others = [n for n in section["configurations"] if n != BASELINE]
+    if len(others) == 1 and others[0] not in section["ratio"]:
+        section["ratio"] = {others[0]: section["ratio"]}
+    if "differences" in section:
+        for name in others:
+            section["configurations"][name].setdefault("differences", section["differences"])
+
+
+def show_lines(result: dict) -> list[str]:
+    """A bench record's sections as the bench printed them; micro rows of records written before
+    the rows kept their spread are left to the JSON."""
+    for section in [result.get("solve"), *result.get("per_1000_samples", [])]:
+        if section:
+            _one_comparison_record(section)
+    lines = [machine_line(result)]
+    if "matmul" in result:
+        lines += micro_lines(result)
+    if "pal_iteration" in result:
+        lines += pal_lines(result["pal_iteration"])
+    if "solve" in result:
+        lines += solve_lines(result["solve"])
+    if "per_1000_samples" in result:
+        lines += per1k_lines(result["per_1000_samples"])
+    return lines
+
+
+def show(path: Path) -> list[str]:
+    from stackelberg.analysis.report import read_text
+
+    try:
+        result = json.loads(read_text(path))
+        if not isinstance(result, dict):
+            raise ValueError("not an object")
+        return show_lines(result)
+    except (ValueError, KeyError, TypeError) as err:
+        raise UserInputError(f"{path} is not a JSON file `python -m stackelberg.bench` wrote "
+                             f"({type(err).__name__}: {err})") from None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.show:
+        try:
+            _show(show(Path(args.show)))
+        except UserInputError as err:
+            return exit_with(err)
+        return 0
     try:
         games = plan(args)
     except UserInputError as err:
         return exit_with(err)
-    result: dict = {"machine": platform.processor() or platform.machine(), "torch": torch.__version__,
-                    "sections": [s for s in SECTIONS if s in args.only]}
+    result: dict = {"cpu": cpu_model_name(), "native_bfloat16": cpu_has_native_bfloat16(),
+                    "torch": torch.__version__, "sections": [s for s in SECTIONS if s in args.only]}
     with torch_threads(args.threads or 0):
         result["threads"] = torch.get_num_threads()
-        _show([f"threads {result['threads']}, torch {result['torch']}"])
+        _show([machine_line(result)])
         if "micro" in args.only:
             result.update(micro(args.quick, not (args.quick or args.no_compile)))
             _show(micro_lines(result))

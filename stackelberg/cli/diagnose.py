@@ -192,16 +192,17 @@ def plot_rows(rows: Sequence[tuple[str, list[dict]]], path: Path, title: str,
         cols = max(len(stages) for _, stages in rows)
         grid = [stages for _, stages in rows]
         names = [name for name, _ in rows]
+    horizons = {stage["result"].horizon for stages in grid for stage in stages}
     fig, axes = plt.subplots(len(grid), cols, figsize=(max(3.8 * cols, 6.0), 3.0 * len(grid) + 0.8),
-                             sharex=True, sharey=True, squeeze=False)
+                             sharex=True if len(horizons) == 1 else "row", sharey=True, squeeze=False)
     for ax_row, stages, name in zip(axes, grid, names):
         for ax, stage in zip(ax_row, stages):
             draw_stage(ax, stage, name, logy)
         for ax in ax_row[len(stages):]:
             ax.set_visible(False)
     first = grid[0][0]["result"]
-    for ax in axes[:, 0]:
-        ax.set_ylabel(f"E||s_t^W - s_t^M||, {first.component}")
+    for ax, stages in zip(axes[:, 0], grid):  # runs of different tasks measure different parts
+        ax.set_ylabel(f"E||s_t^W - s_t^M||, {stages[0]['result'].component}")
     axes[0, 0].legend(fontsize=9)
     fig.suptitle(f"{title}\n{first.starts} starts from the env's reset; "
                  f"line = mean of {first.open_loop.shape[0]} members, band = min-max", fontsize=10)
@@ -257,8 +258,24 @@ def check_args(args: argparse.Namespace, folder: Path) -> Path:
     return check_figure_path(png, "--out")
 
 
+def stage_table(rows: Sequence[tuple[str, list[dict]]]) -> str:
+    """Each stage's open- and closed-loop error, member mean, averaged over the look-ahead and
+    at its last step that a start is still alive at: the numbers a reader compares in a figure."""
+    lines = ["| run | iteration | samples | open loop, mean over t | closed loop, mean over t "
+             "| t (last) | open loop at t | closed loop at t |", "|" + "---|" * 8]
+    for name, stages in rows:
+        for s in stages:
+            r: ErrorAmplification = s["result"]
+            o, c = r.curve("open"), r.curve("closed")
+            last = int(r.alive.nonzero().max())
+            lines.append(f"| {name} | {s['iteration']} | {s['samples']:,} | {o.nanmean():.3g} | "
+                         f"{c.nanmean():.3g} | {last} | {o[last]:.3g} | {c[last]:.3g} |")
+    return "\n".join(lines)
+
+
 def replot(args: argparse.Namespace) -> Path:
-    """--replot: the figure from diagnose JSONs alone (no run folder, no snapshot)."""
+    """--replot: the figure from diagnose JSONs alone (no run folder, no snapshot); prints the
+    numbers as a table."""
     if args.run is not None:
         raise UserInputError("give a run folder or --replot JSON files, not both")
     if not args.out:
@@ -276,6 +293,7 @@ def replot(args: argparse.Namespace) -> Path:
         plot_rows(labelled, png, title, args.logy)
     except OSError as err:
         raise UserInputError(f"cannot write {err.filename or png}: {err.strerror or err}") from None
+    print(stage_table(labelled))
     return png
 
 

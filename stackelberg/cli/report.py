@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from stackelberg.analysis import report as analysis
-from stackelberg.analysis.report import (bins_table, differing_keys, group, label_variants,
-                                         load_published, load_run, plot, refuse_repeated_folders,
-                                         split_repeated_seeds, table)
+from stackelberg.analysis.report import (apply_labels, bins_table, differing_keys, group,
+                                         label_variants, load_published, load_run, parse_label,
+                                         plot, refuse_repeated_folders, split_repeated_seeds, table,
+                                         timing_table)
 from stackelberg.cli.args import ArgumentParser, finite_float, path_text, sample_count
 from stackelberg.core.errors import (UserInputError, check_figure_path, exit_with, from_os_error,
                                      make_output_dir)
@@ -44,6 +45,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    help="a learning curve another paper published, drawn dashed and listed as "
                         "published (CSV: '# task:' and '# label:' lines, columns samples,mean[,std]; "
                         "e.g. runs/gym/published/mbpo_hopper.csv); repeatable")
+    p.add_argument("--label", action="append", default=[], metavar="NAME=GLOB",
+                   help="the runs whose folder path matches GLOB (quoted, so the shell leaves it "
+                        "alone) are one group named NAME in the table and figure, e.g. "
+                        "--label 'PAL, all data=*/pen-pal-alldata-s?'; repeatable")
+    p.add_argument("--timing", action="store_true",
+                   help="also print each run's seconds per 1000 samples after the initial "
+                        "iteration, the share of each phase, and with --target its seconds to it")
     args = p.parse_args(argv)
     for flag in ("bins", "smooth"):
         value = getattr(args, flag)
@@ -58,6 +66,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         published = [load_published(Path(f)) for f in args.published]
         if args.until is not None:
             curves = [c.until(args.until) for c in curves]
+        curves = apply_labels(curves, [parse_label(text) for text in args.label])
     except UserInputError as err:
         return exit_with(err)
     except OSError as err:  # a path the OS refuses to look at (a name too long)
@@ -71,6 +80,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     groups = group(curves)
+    if not args.pool:
+        labelled = [f"note: {task} {name} pools runs that differ in {', '.join(keys)}"
+                    for (task, name), members in groups.items()
+                    if members[0].label and (keys := differing_keys(members))]
+        if labelled:  # a blank line after them, so the table below is a Markdown block of its own
+            print("\n".join(labelled) + "\n")
     if args.plot:
         shown = groups if args.smooth is None else \
             {key: [c.smoothed(args.smooth) for c in cs] for key, cs in groups.items()}
@@ -86,4 +101,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(table(groups, args.metric, args.target, args.lower_is_better, published))
     if args.bins is not None:
         print("\n" + bins_table(groups, args.metric, args.bins))
+    if args.timing:
+        try:
+            text = timing_table([c for cs in groups.values() for c in cs], args.target,
+                                args.lower_is_better)
+        except UserInputError as err:
+            return exit_with(err)
+        print("\n" + text)
     return 0

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, help="real environment steps to collect (default 10000)")
     p.add_argument("--seed", type=int, help="0 to 4294967295 (default 0)")
     p.add_argument("--out", type=path_text, help="output folder (default runs/out/<task>-<algo>-s<seed>-<time>)")
-    p.add_argument("--config", type=path_text, help="TOML file with [run], [schedule], [model], [policy], [npg]")
+    p.add_argument("--config", type=path_text, help="TOML file with [run], [schedule] and the players' sections ([npg], [model], ...)")
     p.add_argument("--device", help="cpu or cuda")
     p.add_argument("--threads", type=int, help="torch CPU threads (0 = all cores)")
     p.add_argument("--eval-episodes", type=int)

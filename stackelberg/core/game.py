@@ -21,10 +21,13 @@ from stackelberg.core.model_env import model_rollouts
 from stackelberg.core.schedules import Schedule
 from stackelberg.worlds import collect as world
 from stackelberg.tasks import Task, validate_task
+from stackelberg.tasks.switching import load_world_state, world_state
 
 
 @dataclass
 class IterationReport:
+    """What one iteration of `Game.play` measured: one row of a run's metrics.csv (`row()`)."""
+
     iteration: int
     samples: int  # real environment steps so far
     eval_return: float  # J(pi, W): mean return of deterministic evaluation episodes
@@ -205,6 +208,8 @@ class Game:
                 "model_fitted": self.model_fitted, "torch_rng": torch.get_rng_state(),
                 "env_rng": self.env.unwrapped.np_random.bit_generator.state,
                 "eval_env_rng": self.eval_env.unwrapped.np_random.bit_generator.state,
+                # a world with a hidden task that switches: the task and the switch clock
+                "env_world": world_state(self.env), "eval_env_world": world_state(self.eval_env),
                 "perturbations_fired": self.perturbations.fired_texts()}
 
     def load_state_dict(self, state: dict) -> None:
@@ -228,3 +233,5 @@ class Game:
             self.perturbations.restore(fired, (self.env, self.eval_env))
         self.env.unwrapped.np_random.bit_generator.state = state["env_rng"]
         self.eval_env.unwrapped.np_random.bit_generator.state = state["eval_env_rng"]
+        load_world_state(self.env, state.get("env_world"))
+        load_world_state(self.eval_env, state.get("eval_env_world"))

@@ -18,6 +18,8 @@ from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer
 
 @dataclass
 class FitReport:
+    """What a model player's `fit` returns: the steps it took and its training loss."""
+
     steps: int
     train_loss: float
     # the restored members' mean loss on held-out data (NaN when the fit holds nothing out)
@@ -26,6 +28,10 @@ class FitReport:
 
 @dataclass
 class ImproveReport:
+    """What a policy player's `improve` returns: its steps, the last step's KL, the predicted
+    return of its model rollouts, and any numbers of its own (`extras`, logged as
+    `policy_<name>` columns)."""
+
     steps: int
     kl: float  # mean KL(pi_old || pi_new) over the last step's states
     model_return: float  # mean undiscounted return of the synthetic rollouts

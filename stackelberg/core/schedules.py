@@ -17,6 +17,13 @@ from stackelberg.core.knobs import knob
 
 @dataclass
 class Schedule:
+    """How the two players take turns and how far each moves per turn: the algorithm as data.
+
+    `PAL()`, `MAL()`, `GDA()` and `BR()` build the paper's four; every field is a TOML key of
+    `[schedule]` and a CLI flag. The fields are samples per iteration N, initial samples, the
+    replay buffer's capacity B, the model fit's epochs and step bounds, and the policy's
+    improvement steps K."""
+
     name: str = knob("pal", "the algorithm (run.algo)", choices=lambda: sorted(SCHEDULES))
     simultaneous: bool = knob(False, "the policy improves on M_k before the model fits (GDA, BR)")
     initial_samples: int = knob(2500, "samples collected before the first iteration", limits=">= 1")
@@ -76,6 +83,8 @@ SCHEDULES: dict[str, Callable[..., Schedule]] = {"pal": PAL, "mal": MAL, "gda": 
 
 
 def make_schedule(name: str, **overrides) -> Schedule:
+    """The schedule of the algorithm named `name` (pal, mal, gda or br), with `overrides`;
+    an unknown name is a `UserInputError` listing the valid ones."""
     try:
         factory = SCHEDULES[name.lower()]
     except KeyError:

@@ -89,6 +89,14 @@ MBPO_TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "ant": dict(updates_per_step=20, rollout_schedule=(20, 100, 1, 25), target_entropy=-4.0,
                 epoch_length=1000, initial_random_steps=5000),
 }
+"""MBPO's official per-task settings (`[mbpo]` keys by task name), applied over `MBPOConfig`'s
+defaults when the MBPO backend runs on that task."""
+
+
+# schedule knobs for a model fit to holdout early stopping on all data: the epochs are an upper
+# bound the probabilistic model does not reach
+EARLY_STOPPED_FIT: dict[str, int] = {"model_epochs": 10_000, "model_min_steps": 0,
+                                     "model_max_steps": 10**9}
 
 
 def mbpo_config_for(task_name: str, **overrides: Any) -> MBPOConfig:
@@ -105,8 +113,7 @@ def mbpo_run_defaults(task_name: str) -> dict[str, dict[str, Any]]:
     return {"mbpo": _section(mbpo),
             "schedule": {"initial_samples": mbpo.initial_random_steps,
                          "samples_per_iteration": mbpo.model_train_freq, "buffer_capacity": None,
-                         # an upper bound: the probabilistic model stops early
-                         "model_epochs": 10_000, "model_min_steps": 0, "model_max_steps": 10**9}}
+                         **EARLY_STOPPED_FIT}}
 
 
 def _section(config: Any) -> dict[str, Any]:

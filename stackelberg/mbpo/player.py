@@ -33,12 +33,13 @@ import torch
 from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer
 from stackelberg.core.knobs import check_settings
 from stackelberg.core.errors import NonFiniteError, UserInputError
+from stackelberg.mbpo.actions import BoxActions
 from stackelberg.mbpo.config import MBPO_TASK_DEFAULTS, MBPOConfig, SACConfig, mbpo_config_for
 from stackelberg.models.config import ProbabilisticModelConfig
 from stackelberg.mbpo.model_buffer import TransitionRing
 from stackelberg.core.protocols import ImproveReport, ModelPlayer
 from stackelberg.models.probabilistic import ProbabilisticEnsemble
-from stackelberg.mbpo.sac import SAC
+from stackelberg.mbpo.sac import SAC, gaussian_kl
 from stackelberg.core.registry import PlayerContext
 from stackelberg.mbpo.model_free import sac_only_config
 from stackelberg.tasks import Task
@@ -75,48 +76,23 @@ class MBPOPolicyPlayer:
         self.sac = SAC(task.obs_dim, task.act_dim, cfg.hidden_sizes, cfg.lr, cfg.gamma, cfg.tau,
                        cfg.target_entropy, cfg.init_log_alpha, cfg.log_std_min, cfg.log_std_max,
                        self.device, seed)
-        low = torch.as_tensor(task.act_low, dtype=torch.float32, device=self.device)
-        high = torch.as_tensor(task.act_high, dtype=torch.float32, device=self.device)
-        self.act_center, self.act_half = (high + low) / 2, (high - low) / 2
+        self.actions = BoxActions(task, self.device)
         self.model_buffer = TransitionRing(task.obs_dim, task.act_dim, 0, self.device)
         self.generator = torch.Generator().manual_seed(seed + 11)  # start states, batches, members
         self.noise = torch.Generator(device=self.device).manual_seed(seed + 12)  # acting
         self.env_steps_seen = 0  # replay.total_added at the previous improve call
         self.epoch_origin = 0  # replay.total_added at the first improve call
         self.improve_calls = 0
-        self._real_cache: Optional[tuple[int, dict[str, torch.Tensor]]] = None
 
     # --- acting ----------------------------------------------------------------------------
-    def to_env_action(self, act: torch.Tensor) -> torch.Tensor:
-        return self.act_center + self.act_half * act
-
-    def to_sac_action(self, act: torch.Tensor) -> torch.Tensor:
-        return (act - self.act_center) / self.act_half
-
-    @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
         """deterministic: tanh(mean) scaled to the action bounds; otherwise a sample from the
         squashed Gaussian, or, before the first improve call (with `uniform_initial_actions`),
         a uniform random action as in MBPO's initial exploration."""
-        obs = obs.to(self.device)
-        if not deterministic and self.config.uniform_initial_actions and self.improve_calls == 0:
-            u = torch.rand((*obs.shape[:-1], self.task.act_dim), generator=self.noise, device=self.device)
-            return self.to_env_action(2 * u - 1)
-        return self.to_env_action(self.sac.actor.act(obs, self.noise, deterministic))
+        uniform = self.config.uniform_initial_actions and self.improve_calls == 0
+        return self.actions.act(self.sac.actor, obs, self.noise, deterministic, uniform)
 
     # --- data ------------------------------------------------------------------------------
-    def real_data(self, replay: ReplayBuffer) -> dict[str, torch.Tensor]:
-        """The replay buffer as SAC transitions: actions in [-1, 1], `done` from the task's
-        termination function (the buffer keeps only per-trajectory flags; a time-limit end is
-        not a termination, and the function says so)."""
-        if self._real_cache is None or self._real_cache[0] != replay.total_added:
-            data = {k: v.to(self.device) for k, v in replay.tensors().items()}
-            data["act"] = self.to_sac_action(data["act"])
-            data["done"] = self.task.termination_fn(data["obs"], self.to_env_action(data["act"]),
-                                                    data["next_obs"]).bool()
-            self._real_cache = (replay.total_added, data)
-        return self._real_cache[1]
-
     def mixed_batch(self, real: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """int(batch * real_ratio) real transitions + the rest from the model buffer (all real
         while the model buffer is empty), as the official `_training_batch`."""
@@ -161,7 +137,7 @@ class MBPOPolicyPlayer:
             alive = torch.arange(chunk.shape[0], device=self.device)
             for _ in range(k):
                 act = self.sac.actor.act(obs, self.noise)
-                act_env = self.to_env_action(act)
+                act_env = self.actions.to_env(act)
                 next_obs, reward = self._model_step(model, obs, act_env)
                 done = self.task.termination_fn(obs, act_env, next_obs).bool()
                 finite = torch.isfinite(next_obs).all(-1) & torch.isfinite(reward)
@@ -222,7 +198,7 @@ class MBPOPolicyPlayer:
         if updates == 0 or len(replay) == 0:
             return {"kl": 0.0, "alpha": self.sac.alpha.item(), "q_loss": nan, "actor_loss": nan,
                     "entropy": nan}
-        real = self.real_data(replay)
+        real = self.actions.real_data(replay)
         probe = real["obs"][:1000]
         with torch.no_grad():
             old_mean, old_log_std = self.sac.actor(probe)
@@ -238,8 +214,7 @@ class MBPOPolicyPlayer:
             raise NonFiniteError(f"SAC diverged (losses {out}); lower mbpo.lr or check the rewards")
         with torch.no_grad():
             mean, log_std = self.sac.actor(probe)
-            kl = (log_std - old_log_std + (torch.exp(2 * old_log_std) + (old_mean - mean) ** 2)
-                  / (2 * torch.exp(2 * log_std)) - 0.5).sum(-1).mean().item()
+            kl = gaussian_kl(old_mean, old_log_std, mean, log_std).mean().item()
         return {"kl": kl, "alpha": self.sac.alpha.item(), **out}
 
     # --- state -----------------------------------------------------------------------------
@@ -271,7 +246,7 @@ class MBPOPolicyPlayer:
         self.env_steps_seen = int(state["env_steps_seen"])
         self.epoch_origin = int(state["epoch_origin"])
         self.improve_calls = int(state["improve_calls"])
-        self._real_cache = None
+        self.actions.forget()
 
 
 def build_mbpo_players(task: Task, mbpo_config: Optional[MBPOConfig] = None,

@@ -28,6 +28,14 @@ def tanh_log_prob(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) ->
     return gaussian - (2.0 * (_LOG2 - u - nn.functional.softplus(-2.0 * u))).sum(-1)
 
 
+def gaussian_kl(old_mean: torch.Tensor, old_log_std: torch.Tensor, mean: torch.Tensor,
+                log_std: torch.Tensor) -> torch.Tensor:
+    """KL(old || new) of diagonal Gaussians, summed over the last dim. The same for the squashed
+    policies: tanh is a bijection."""
+    return (log_std - old_log_std + (torch.exp(2 * old_log_std) + (old_mean - mean) ** 2)
+            / (2 * torch.exp(2 * log_std)) - 0.5).sum(-1)
+
+
 class TanhGaussianActor(nn.Module):
     """pi(a|s) = tanh(N(mu(s), sigma(s)^2)); an MLP outputs mu and log sigma (clipped)."""
 

@@ -9,6 +9,7 @@ from stackelberg.core import hardware
 from stackelberg.core.knobs import knob
 
 FIT_PRECISIONS = ("auto", "float32", "bfloat16")
+ACTIVATIONS = ("swish", "relu")  # the probabilistic ensemble's hidden units
 
 
 @dataclass
@@ -87,6 +88,8 @@ class ProbabilisticModelConfig:
     # Learn wrapped-angle coordinates' change wrapped, as `[model]` does. Records written before
     # this section had the knob kept it in `model.wrap_angles` (`upgrade_probabilistic_record`).
     wrap_angles: bool = knob(True, "learn wrapped-angle coordinates' change wrapped")
+    activation: str = knob("swish", "hidden units: swish (MBPO's) or relu (MEMB's)",
+                           choices=ACTIVATIONS)
 
     def rules(self) -> list[tuple[bool, str]]:
         """The rules that tie fields together (each field's own limits are on the field)."""

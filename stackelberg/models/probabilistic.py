@@ -34,6 +34,9 @@ from stackelberg.core.registry import PlayerContext
 __all__ = ["ProbabilisticEnsemble", "ProbabilisticModelConfig", "gaussian_nll", "soft_bound_logvar"]
 
 
+_ACTIVATIONS: dict[str, type[nn.Module]] = {"swish": nn.SiLU, "relu": nn.ReLU}
+
+
 def soft_bound_logvar(raw: torch.Tensor, max_logvar: torch.Tensor,
                       min_logvar: torch.Tensor) -> torch.Tensor:
     """Smoothly squash raw log-variances below `max_logvar` and above `min_logvar` (gradients
@@ -68,7 +71,7 @@ class ProbabilisticEnsemble(EnsembleModel):
         self.out_dim = 1 + obs_dim  # [reward, delta state]
         with seeded(seed):
             self.net = EnsembleMLP(cfg.ensemble_size, obs_dim + act_dim, 2 * self.out_dim,
-                                   cfg.hidden_sizes, activation=nn.SiLU)  # SiLU = swish
+                                   cfg.hidden_sizes, activation=_ACTIVATIONS[cfg.activation])
             for layer in self.linear_layers():
                 # truncated normal (at 2 std) with std 1 / (2 sqrt(fan_in)), zero biases (official)
                 std = 1.0 / (2.0 * math.sqrt(layer.weight.shape[1]))
@@ -129,6 +132,13 @@ class ProbabilisticEnsemble(EnsembleModel):
         """(B, d) -> next_obs (B, d), reward (B,): for each transition a uniformly random elite
         and a draw from its Gaussian. Only the chosen member is evaluated per transition (rows
         are grouped by member and padded), so this costs about one member's forward pass."""
+        return self.rsample(obs, act, generator)
+
+    def rsample(self, obs: torch.Tensor, act: torch.Tensor, generator: torch.Generator
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`sample`, differentiable: the draw is mean + noise * std with the noise fixed, so
+        gradients flow from next_obs and reward to obs, act and the model's parameters (the
+        reparameterised sample an SVG-style actor such as MEMB's differentiates through)."""
         obs, act = obs.to(self.device), act.to(self.device)
         n, elites = obs.shape[0], self.elites
         choice = torch.randint(0, elites.numel(), (n,), generator=generator).to(self.device)
