@@ -142,6 +142,11 @@ class Config:
     def section(self, name: str) -> Any:
         return dict(self.items()).get(name)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Config) and dict(self.items()) == dict(other.items())
+
+    __hash__ = None  # type: ignore[assignment]  (mutable, compared by value)
+
     @property
     def model_player(self) -> str:
         """The model player the run uses (`run.model_player`, "auto" resolved)."""

@@ -126,7 +126,7 @@ NEW_RUN_CASES = {
     "config delta inf": (lambda t: ["--config", _file(t, "c.toml", "[npg]\ndelta = inf\n")],
                          "npg.delta must be a finite float"),
     "config hidden []": (lambda t: ["--config", _file(t, "c.toml", "[policy]\nhidden_sizes = []\n")],
-                         "policy.hidden_sizes needs at least one layer size"),
+                         "npg.policy_hidden_sizes needs at least one layer size"),
     "config run not a table": (lambda t: ["--config", _file(t, "c.toml", "run = 3\n")],
                                "[run] must be a table"),
     "config algo number": (lambda t: ["--config", _file(t, "c.toml", "[run]\nalgo = 3\n")],
@@ -818,7 +818,6 @@ point, signum = sys.argv[1], getattr(signal, sys.argv[2])
 fire = lambda: os.kill(os.getpid(), signum)
 import stackelberg
 from stackelberg import tasks
-from stackelberg.core import registry
 if point == "task":
     real_make = tasks.make
     def make(name):
@@ -826,11 +825,12 @@ if point == "task":
         return real_make(name)
     tasks.make = make
 elif point == "players":
-    real_build = registry.build_players
+    import stackelberg.cli.run as cli_run
+    real_build = cli_run.build_players
     def build(*args, **kwargs):
         fire()
         return real_build(*args, **kwargs)
-    registry.build_players = build
+    cli_run.build_players = build
 else:
     class Finder:
         def find_spec(self, name, path=None, target=None):

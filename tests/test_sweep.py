@@ -59,7 +59,7 @@ def rows_without_timing(folder):
     (('"schedule.npg_steps" = 1', '"schedule.npg_steps" = 0'), "schedule.npg_steps must be >= 1"),
     (('"pal", "mal"', '"pal", "mall"'), "unknown algo 'mall'; valid algos: br, gda, mal, pal"),
     (('["inverted-pendulum"]', '["pendulum"]'), "unknown task 'pendulum'; valid tasks:"),
-    (("[overrides.mal]", "[overrides.mall]"), "unknown table [overrides.mall]"),
+    (("[overrides.mal]", "[overrides.mall]"), "unknown config key 'mall.npg.delta'"),
     (('"npg.delta" = 0.02', '"run.seed" = 3'), "cannot set run.seed; it is sweep.seeds"),
     (("seeds = [0]", "seeds = [0, 0]"), "sweep.seeds lists a value twice"),
     (("samples = 500", "samples = 0"), "sweep.samples must be positive"),
@@ -110,7 +110,7 @@ def test_nested_and_per_algorithm_tables(tmp_path):
                                   'init_log_std = -0.5\n')
     pal, mal = load_recipe(path).cells
     assert pal.config.npg.delta == 0.03 and mal.config.npg.delta == 0.02
-    assert pal.config.policy.init_log_std == mal.config.policy.init_log_std == -0.5
+    assert pal.config.npg.init_log_std == mal.config.npg.init_log_std == -0.5
 
 
 def test_dry_run_plans_without_creating_anything(tmp_path, capsys):
