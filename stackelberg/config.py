@@ -145,7 +145,7 @@ class Config:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Config) and dict(self.items()) == dict(other.items())
 
-    __hash__ = None  # type: ignore[assignment]  (mutable, compared by value)
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     @property
     def model_player(self) -> str:
