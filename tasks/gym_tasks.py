@@ -3,13 +3,27 @@ x-velocity observed."""
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Callable, Optional
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 import torch
 
 from stackelberg.tasks.base import Task, TransitionFn
+
+
+def _drop_settotalmass_notice(message: str) -> None:
+    """MuJoCo's warnings, less its deprecation notice for `settotalmass`, which gymnasium's own
+    half_cheetah.xml uses: it would stand before every error message of a command that builds the
+    cheetah tasks (listing tasks does), and the user can do nothing about it."""
+    if "'settotalmass' is deprecated" not in message:
+        sys.stderr.write(f"WARNING: {message}\n")
+
+
+if mujoco.get_mju_user_warning() is None:  # a handler the user installed is left alone
+    mujoco.set_mju_user_warning(_drop_settotalmass_notice)
 
 
 class AppendXVelocity(gym.Wrapper):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from typing import Callable, Optional
 
 import gymnasium as gym
@@ -55,16 +56,22 @@ def block_name(i: int) -> str:
     return f"block{i}"
 
 
-def build_pier(spec: mujoco.MjSpec) -> None:
-    """Turn the half-cheetah's spec into the pier world: a water floor, blocks on springs.
+def cheetah_spec() -> mujoco.MjSpec:
+    """The half-cheetah's spec at its file's total mass (14 kg), with that mass put on its own
+    bodies: the file sets it through the compiler, which would rescale the pier's blocks too
+    (and MuJoCo deprecates the attribute, warning on every access)."""
+    with open(XML) as f:
+        text = f.read()
+    total = re.search(r'settotalmass="([^"]+)"', text)
+    spec = mujoco.MjSpec.from_string(re.sub(r'\s*settotalmass="[^"]+"', "", text))
+    if total is not None:
+        scale_mass(spec, float(total.group(1)) / float(spec.compile().body_mass.sum()))
+    return spec
 
-    The cheetah's file sets its total mass (14 kg) through the compiler, which would rescale the
-    blocks too; its bodies are scaled here instead, to the same masses, and the blocks added
-    with their own."""
-    total = spec.compiler.settotalmass
-    spec.compiler.settotalmass = -1
-    if total > 0:
-        scale_mass(spec, total / float(spec.compile().body_mass.sum()))
+
+def build_pier(spec: mujoco.MjSpec) -> None:
+    """Turn the half-cheetah's spec (`cheetah_spec`) into the pier world: a water floor, blocks
+    on springs."""
     floor = next(g for g in spec.geoms if g.name == "floor")
     floor.contype, floor.conaffinity = 0, 0
     floor.pos = [0.0, 0.0, -WATER_DEPTH]
@@ -88,7 +95,7 @@ class PierCheetahEnv(HalfCheetahEnv):
     """HalfCheetah-v5 on the pier; observation, reward and reset noise are the cheetah's."""
 
     def __init__(self, **kwargs):
-        self._spec = mujoco.MjSpec.from_file(XML)
+        self._spec = cheetah_spec()
         build_pier(self._spec)
         super().__init__(xml_file=XML, **kwargs)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(OBS_DIM - 1,), dtype=np.float64)

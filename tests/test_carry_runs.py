@@ -58,7 +58,7 @@ def test_a_checkpoint_over_5_mb_is_carried_in_parts_and_rejoined_exactly(tmp_pat
     assert [p.name for p in parts] == ["checkpoint.pt.part000", "checkpoint.pt.part001",
                                        "checkpoint.pt.part002", "checkpoint.pt.parts"]
     assert not (carried / "checkpoint.pt").exists()
-    assert all(p.stat().st_size <= 5 * 1024 * 1024 for p in carried.rglob("*") if p.is_file())
+    assert all(p.stat().st_size <= 5_000_000 for p in carried.rglob("*") if p.is_file())
     joined = carry.read_carried(carried / "checkpoint.pt")
     assert joined == b"".join(p.read_bytes() for p in parts[:3])  # byte for byte, in order
     assert len(joined) > 12 * 1024 * 1024

@@ -24,12 +24,12 @@ HERE = RUNS / "noise-floor" / "records"
 # (label, record folders); the default floor's records are the studies that first ran it
 STUDIES = {
     "dclaw": dict(metric="eval_success", width=10_000, groups=[
-        ("default (-2.5)", sorted((RUNS / "fig2-robel/records/robel-fig2").glob("dclaw-turn-pal-s?"))),
+        ("-2.5 (default)", sorted((RUNS / "fig2-robel/records/robel-fig2").glob("dclaw-turn-pal-s?"))),
         ("-1.5", sorted((HERE / "dclaw-floor-1.5").glob("dclaw-turn-pal-s?"))),
         ("-1.0", sorted((HERE / "dclaw-floor-1.0").glob("dclaw-turn-pal-s?"))),
     ]),
     "ant": dict(metric="eval_return", width=10_000, groups=[
-        ("default (-2.5)", sorted((RUNS / "gym/records/ant-issue29").glob("ant-pal-s?"))),
+        ("-2.5 (default)", sorted((RUNS / "gym/records/ant-issue29").glob("ant-pal-s?"))),
         ("-1.5", sorted((HERE / "ant-floor-1.5").glob("ant-pal-s?"))),
         ("-1.0", sorted((HERE / "ant-floor-1.0").glob("ant-pal-s?"))),
     ]),
@@ -60,19 +60,25 @@ def main(argv: list[str]) -> int:
     study = STUDIES[args.study]
     metric, width = study["metric"], study["width"]
     groups = [(label, [(f, read(f, metric)) for f in folders]) for label, folders in study["groups"] if folders]
-    last_common = min(float(c["samples"][-1]) for _, runs in groups for _, c in runs)
-    common_bin = int(last_common // width) * width - width  # the last bin every run has filled
-    print(f"| floor (`policy.min_log_std`) | seed | samples | best {width // 1000}k bin of {metric} "
+    # the last bin filled by every run that has filled one (a run shorter than a bin shows "-")
+    last_common = min(float(c["samples"][-1]) for _, runs in groups for _, c in runs
+                      if c["samples"][-1] >= 2 * width)
+    common_bin = int(last_common // width) * width - width
+    number = "{:.3g}" if metric == "eval_success" else "{:,.0f}"
+    print(f"| floor (`policy.min_log_std`) | seed | samples | best {width // 1000}k bin of {metric} up to {common_bin // 1000}k+ "
           f"| {common_bin // 1000}k+ bin | log-std at the end |")
     print("|---|---|---|---|---|---|")
     for label, runs in groups:
         for folder, c in runs:
             bins = bin_means(c["samples"], c[metric], width)
             full = {k: v for k, v in bins.items() if k + width <= c["samples"][-1]}
-            best = max(full.items(), key=lambda kv: kv[1])
-            print(f"| {label} ({floor_of(folder)}) | {folder.name[-2:]} | {int(c['samples'][-1]):,} "
-                  f"| {best[1]:.3g} at {best[0] // 1000}k+ | {bins.get(common_bin, float('nan')):.3g} "
-                  f"| {c['policy_log_std'][-1]:.2f} |")
+            # the best bin up to the last common one, so longer runs are not favoured
+            upto = {k: v for k, v in full.items() if k <= common_bin}
+            best = max(upto.items(), key=lambda kv: kv[1]) if upto else None
+            best_text = f"{number.format(best[1])} at {best[0] // 1000}k+" if best else "-"
+            common = number.format(full[common_bin]) if common_bin in full else "-"
+            print(f"| {floor_of(folder)} | {folder.name[-2:]} | {int(c['samples'][-1]):,} "
+                  f"| {best_text} | {common} | {c['policy_log_std'][-1]:.2f} |")
     if args.plot:
         import matplotlib
         matplotlib.use("Agg")
