@@ -825,12 +825,12 @@ if point == "task":
         return real_make(name)
     tasks.make = make
 elif point == "players":
-    import stackelberg.cli.run as cli_run
-    real_build = cli_run.build_players
+    import stackelberg.runner.players as run_players
+    real_build = run_players.build_players
     def build(*args, **kwargs):
         fire()
         return real_build(*args, **kwargs)
-    cli_run.build_players = build
+    run_players.build_players = build
 else:
     class Finder:
         def find_spec(self, name, path=None, target=None):

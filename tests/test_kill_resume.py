@@ -235,3 +235,29 @@ def test_a_missing_data_file_is_refused_until_it_is_back(tmp_path, reference, ca
     assert run.main(["--resume", "--out", str(out), "--samples", "2000", "--no-progress"]) == 0
     assert saved_samples(out) == load_checkpoint(out / "checkpoint.pt")["samples"]
     assert rows_without_timing(out) == rows_without_timing(reference)
+
+
+def test_an_interrupt_inside_torchs_writer_stays_an_interrupt(tmp_path, monkeypatch):
+    """A stop signal that lands inside torch.save makes torch's zip writer fail in its clean-up
+    with a RuntimeError chained to the interrupt; the save must re-raise the interrupt (so the run
+    takes its interrupted path) and leave no temporary file."""
+    from stackelberg.runner import run_folder
+
+    def save_interrupted_midway(obj, f):
+        try:
+            raise KeyboardInterrupt("signal 15")
+        finally:
+            raise RuntimeError("[enforce fail at inline_container.cc] unexpected pos")
+
+    monkeypatch.setattr(run_folder.torch, "save", save_interrupted_midway)
+    with pytest.raises(KeyboardInterrupt, match="signal 15"):
+        run_folder.atomic_torch_save({"x": 1}, tmp_path / "checkpoint.pt")
+    assert list(tmp_path.iterdir()) == []
+
+    def save_failing(obj, f):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(run_folder.torch, "save", save_failing)
+    with pytest.raises(RuntimeError, match="disk full"):  # a plain failure stays what it was
+        run_folder.atomic_torch_save({"x": 1}, tmp_path / "checkpoint.pt")
+    assert list(tmp_path.iterdir()) == []

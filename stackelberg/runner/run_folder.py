@@ -216,6 +216,20 @@ class CheckpointError(UserInputError):
     """No checkpoint of a run folder can be read; the CLI turns it into exit code 2."""
 
 
+def _interrupt_behind(error: BaseException) -> Optional[KeyboardInterrupt]:
+    """The Ctrl-C or stop signal an exception was raised while handling, if any: a signal that
+    lands inside torch's zip writer makes the writer's clean-up raise its own RuntimeError, which
+    would otherwise hide the interrupt and turn a clean stop into a traceback."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.add(id(current))
+        current = current.__context__
+    return None
+
+
 def atomic_torch_save(obj: dict, path: Path, previous: Optional[Path] = None) -> None:
     """Write to a temporary file in the same folder, fsync, then rename: a crash mid-write
     leaves the previous file intact. With `previous`, the file being replaced is kept there
@@ -226,8 +240,11 @@ def atomic_torch_save(obj: dict, path: Path, previous: Optional[Path] = None) ->
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-    except BaseException:  # a stop signal or a full disk mid-write: no half file is left
+    except BaseException as error:  # a stop signal or a full disk mid-write: no half file is left
         tmp.unlink(missing_ok=True)
+        interrupt = _interrupt_behind(error)
+        if interrupt is not None and interrupt is not error:
+            raise interrupt from None  # torch's writer failed *because* of the interrupt
         raise
     if previous is not None and path.exists():
         link = previous.with_name(previous.name + ".tmp")
