@@ -23,13 +23,14 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(PY) -m stackelberg.run --leader policy --task inverted-pendulum --samples 10000 --out runs/out/make-run-$$(date +%Y%m%d-%H%M%S)
 
-# ruff (pyflakes + pycodestyle errors) and mypy on the library, then the suite
+# ruff (pyflakes + pycodestyle errors) and mypy on the library, then the suite, one pytest worker
+# per core (pytest-xdist)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check stackelberg tasks tests
 	$(VENV)/bin/mypy
 
 test: lint
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -n auto
 
 # every table of runs/RESULTS.md rerun from its command on the committed records (read-only;
 # `$(PY) runs/scripts/check_results.py --update` writes them after a legitimate change)
