@@ -392,12 +392,14 @@ def config_from_record(data: Mapping[str, Any], lenient: bool = False) -> Config
         apply_dict(config, record)
         config.validate()
         return config
-    for key in record_keys(record):
-        section, _, name = key.partition(".")
-        try:
-            set_value(config, key, record[section][name])
-        except UserInputError:  # a field the code no longer has: compare the rest
-            pass
+    for section, values in record.items():
+        if not isinstance(values, dict):
+            continue
+        for name, value in values.items():
+            try:  # under the record's own name: set_value reads a renamed key as today's
+                set_value(config, f"{section}.{name}", value)
+            except UserInputError:  # a field the code no longer has: compare the rest
+                pass
     return config
 
 

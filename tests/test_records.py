@@ -33,6 +33,8 @@ def test_committed_record_loads_and_round_trips(path):
         for key, value in raw["mbpo"].items():
             assert getattr(config.mbpo, key) == (tuple(value) if isinstance(value, list) else value)
     assert config.probabilistic_model.wrap_angles == config.model.wrap_angles
+    # the old file as a checkpoint keeps it (read leniently, compared key by key on resume)
+    assert config_record(config_from_record(raw, lenient=True)) == config_record(config)
     # today's record of it reads back as the same config, strictly and as a checkpoint's copy
     record = config_record(config)
     assert config_record(config_from_record(record)) == record
