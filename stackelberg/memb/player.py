@@ -247,15 +247,15 @@ class MEMBPolicyPlayer:
         k, m = cfg.model_steps_per_step, cfg.updates_per_step
         model_steps = (warmup + k * trained) if k > 0 else 0
         updates = m * trained
-        if (updates == 0 and model_steps == 0 and (k > 0 or warmup == 0)) or len(replay) == 0:
+        if warmup + trained == 0 or len(replay) == 0:
             return {"kl": 0.0, **{key: math.nan for key in EXTRAS}, "model_steps": 0.0,
                     "model_loss": math.nan}
-        model_loss = torch.zeros((), device=self.device)
+        model_loss = torch.zeros((), device=self.device)  # summed over the model steps
         if k == 0:  # MBPO's fit: to holdout early stopping on all the data
             fit = EARLY_STOPPED_FIT
             fitted = model.fit(replay, fit["model_epochs"], fit["model_min_steps"], fit["model_max_steps"])
             model_steps = fitted.steps
-            model_loss = torch.tensor(fitted.train_loss * fitted.steps)  # its elites' holdout MSE
+            model_loss += fitted.train_loss * fitted.steps  # its elites' holdout MSE as the mean
         real = self.actions.real_data(replay)
         probe = real["obs"][:1000]
         with torch.no_grad():
