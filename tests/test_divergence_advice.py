@@ -36,6 +36,9 @@ def _poisoned(state, part):
     ("mbpo", "auto", "policy", "actor", "mbpo.lr"),
     ("mbpo", "auto", "model", "net", "probabilistic_model.lr"),
     ("sac", "auto", "policy", "actor", "sac.lr"),
+    ("memb", "auto", "policy", "actor", "memb.pi_lr"),
+    ("memb", "auto", "policy", "v", "memb.value_lr"),
+    ("memb", "auto", "model", "net", "probabilistic_model.lr"),
     ("npg", "probabilistic", "model", "net", "probabilistic_model.lr"),
 ])
 def test_each_players_divergence_advice_names_its_own_resumable_knob(tmp_path, policy, model_player,

@@ -13,6 +13,7 @@ from stackelberg.cli import run
 from stackelberg.core.buffers import ReplayBuffer, Trajectory
 from stackelberg.core.errors import UserInputError
 from stackelberg.core.knobs import check_settings
+from stackelberg.core.protocols import FitReport
 from stackelberg.runner.players import build_players
 from stackelberg.memb.config import MEMBConfig, memb_config_for
 from stackelberg.memb.player import MEMBPolicyPlayer
@@ -218,12 +219,19 @@ def test_q_and_v_train_on_real_transitions_only(monkeypatch):
 
 class LinearModel:
     """s' = s + 0.01 sum(a), r = sum(a): known and differentiable (and the pendulum's pole
-    stays up, so no imagined step ends)."""
+    stays up, so no imagined step ends). Its `train_step` only records the batch it got."""
 
     ensemble_size = 1
 
+    def __init__(self):
+        self.steps = []
+
     def rsample(self, obs, act, generator):
         return obs + 0.01 * act.sum(-1, keepdim=True), act.sum(-1)
+
+    def train_step(self, obs, act, reward, next_obs):
+        self.steps.append((obs, act, reward, next_obs))
+        return torch.tensor(0.5)
 
 
 def _constant(net, value):
@@ -348,6 +356,81 @@ def test_updates_follow_the_data_clock_and_the_warm_up():
     assert player.improve(model, pendulum_replay(n=40), None, 0).steps == 80
 
 
+def _work_log(monkeypatch, player, model):
+    """player.improve's work in order: "M" a model step, "F" a model fit, "U" an actor-critic
+    update."""
+    log = []
+    update, train_step = player.update, model.train_step
+    monkeypatch.setattr(player, "update", lambda m, b: (log.append("U"), update(m, b))[1])
+    monkeypatch.setattr(model, "train_step", lambda *a: (log.append("M"), train_step(*a))[1])
+    monkeypatch.setattr(model, "fit", lambda *a: (log.append("F"), FitReport(7, 0.25))[1],
+                        raising=False)
+    return log
+
+
+@pytest.mark.parametrize("k,block,warm,per_step", [
+    (1, "", "M", "MUUU"),  # Algorithm 1: a model step, then the m updates
+    (6, "", "M", "MUMUMUMMM"),  # the code's chain (m = 3 here), its warm-up's one step
+    (2, "", "M", "MUMUU"),
+    (0, "F", "", "UUU"),  # MBPO's early-stopped fit before each block, no per-step model work
+])
+def test_model_steps_per_real_step_and_the_warm_up_boundary(monkeypatch, k, block, warm, per_step):
+    """k model steps per real step, interleaved as documented; before `ac_start_samples` one
+    model step and no update per step; from the 50th sample on the full work."""
+    model = LinearModel()
+    player = tiny_player(updates_per_step=3, model_steps_per_step=k, ac_start_samples=50)
+    log = _work_log(monkeypatch, player, model)
+    replay = pendulum_replay(n=40)
+    report = player.improve(model, replay, None, 0)
+    assert "".join(log) == block + warm * 40 and report.steps == 0
+    assert report.extras["model_steps"] == (7 if block else 40)
+    log.clear()
+    more = pendulum_replay(n=30, seed=1).tensors()
+    replay.add(Trajectory(more["obs"], more["act"], more["next_obs"], more["reward"], False))
+    report = player.improve(model, replay, None, 0)
+    # steps 40..49 are still the warm-up, 50..69 are trained
+    assert "".join(log) == block + warm * 10 + per_step * 20
+    assert report.steps == 3 * 20
+    assert report.extras["model_steps"] == (7 if block else 10 + k * 20)
+    assert report.extras["model_loss"] == (0.25 if block else 0.5)
+
+
+def test_the_model_steps_on_real_transitions_in_env_units():
+    """Every batch the model trains on is made of replay rows, actions as the world took them
+    (not the actor's [-1, 1] units)."""
+    model, replay = LinearModel(), pendulum_replay()
+    player = tiny_player(updates_per_step=2, model_steps_per_step=3)
+    player.improve(model, replay, None, 0)
+    assert len(model.steps) == 3 * len(replay)
+    data = replay.tensors()
+    real_rows = {tuple(r.tolist()) for r in torch.cat(
+        [data["obs"], data["act"], data["reward"].unsqueeze(-1), data["next_obs"]], 1)}
+    for obs, act, reward, next_obs in model.steps:
+        rows = torch.cat([obs, act, reward.unsqueeze(-1), next_obs], 1)
+        assert all(tuple(r.tolist()) in real_rows for r in rows)
+    assert max(float(act.abs().max()) for _, act, _, _ in model.steps) > 1.5  # env units
+
+
+def test_train_step_is_one_adam_step_of_the_fits_loss():
+    """The returned loss is `training_loss` on the batch (raw inputs before any fit), one Adam
+    step moves the weights, and the loss on that batch falls over a few steps."""
+    model = ProbabilisticEnsemble(4, 1, ONE_GAUSSIAN, seed=2)
+    data = pendulum_replay().tensors()
+    batch = (data["obs"][:32], data["act"][:32], data["reward"][:32], data["next_obs"][:32])
+    x = torch.cat([batch[0], batch[1]], 1).unsqueeze(0)
+    y = torch.cat([batch[2].unsqueeze(-1), batch[3] - batch[0]], 1).unsqueeze(0)
+    with torch.no_grad():
+        expected = model.training_loss(x, y)
+    before = model.linear_layers()[0].weight.detach().clone()
+    first = model.train_step(*batch)
+    torch.testing.assert_close(first, expected)
+    assert not torch.equal(before, model.linear_layers()[0].weight)
+    assert model.optimizer.state_dict()["state"][0]["step"] == 1
+    for _ in range(20):
+        last = model.train_step(*batch)
+    assert last < 0.95 * first
+
+
 def test_acts_uniformly_until_the_first_improve_then_with_the_actor():
     player = tiny_player()
     obs = torch.zeros(2000, 4)
@@ -402,7 +485,7 @@ def test_a_model_without_rsample_is_a_one_line_error(tmp_path, capsys):
 
 MEMB_FAST = ["--policy", "memb", "--task", "inverted-pendulum", "--initial-samples", "100",
              "--samples-per-iteration", "100", "--set", "memb.hidden_sizes=16,16",
-             "--set", "probabilistic_model.hidden_sizes=8,8", "--model-epochs", "3",
+             "--set", "probabilistic_model.hidden_sizes=8,8",
              "--eval-episodes", "1", "--threads", "1", "--no-progress"]
 
 
@@ -416,7 +499,11 @@ def test_memb_runs_resumes_exactly_and_reports(tmp_path, capsys):
     assert [int(r["improve_steps"]) for r in rows] == [samples[0]] + \
         [b - a for a, b in zip(samples, samples[1:])]
     assert all(math.isfinite(float(r[f"policy_{k}"])) for r in rows
-               for k in ("q_loss", "v_loss", "actor_objective", "model_reward"))
+               for k in ("q_loss", "v_loss", "actor_objective", "model_reward", "model_loss"))
+    # the paper's model training: one step per real step, by the player; the Game's fit takes
+    # none and reports the model's error on the latest data
+    assert [float(r["policy_model_steps"]) for r in rows] == [float(r["improve_steps"]) for r in rows]
+    assert all(int(r["fit_steps"]) == 0 and math.isfinite(float(r["model_train_loss"])) for r in rows)
     assert 'policy = "memb"' in (full / "config.toml").read_text()
     assert run.main(MEMB_FAST + ["--samples", "200", "--out", str(part)]) == 0
     assert run.main(["--resume", "--out", str(part), "--samples", "400", "--no-progress"]) == 0
@@ -433,6 +520,19 @@ def test_memb_runs_resumes_exactly_and_reports(tmp_path, capsys):
                             "--width", "64", "--height", "64",
                             "--out", str(tmp_path / "episode.mp4")]) == 0
     assert (tmp_path / "episode.mp4").stat().st_size > 0
+
+
+def test_the_early_stopped_fit_is_a_choice(tmp_path):
+    """k = 0: MBPO's fit to early stopping, by the player before each block (several epochs of
+    steps, its holdout MSE as the loss); the schedule's fit still takes none."""
+    out = tmp_path / "fit"
+    assert run.main(MEMB_FAST + ["--samples", "200", "--set", "memb.model_steps_per_step=0",
+                                 "--out", str(out)]) == 0
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert all(int(r["fit_steps"]) == 0 for r in rows)
+    assert all(float(r["policy_model_steps"]) > 0 and math.isfinite(float(r["policy_model_loss"]))
+               for r in rows)
+    assert all(float(r["policy_model_steps"]) != float(r["improve_steps"]) for r in rows)
 
 
 def test_ablation_arms_run(tmp_path):

@@ -16,12 +16,16 @@ from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer, Trajector
 from stackelberg.core.knobs import check_settings
 from stackelberg.core.errors import NonFiniteError
 from stackelberg.worlds.perturbations import Perturbation, PerturbationPlan
-from stackelberg.core.protocols import ModelPlayer, PolicyPlayer
+from stackelberg.core.protocols import FitReport, ModelPlayer, PolicyPlayer
 from stackelberg.core.model_env import model_rollouts
 from stackelberg.core.schedules import Schedule
 from stackelberg.worlds import collect as world
 from stackelberg.tasks import Task, validate_task
 from stackelberg.tasks.switching import load_world_state, world_state
+
+
+#: with no fit step (`model_epochs = 0`) the Game measures the model on this many latest transitions
+MEASURED_TRANSITIONS = 5000
 
 
 @dataclass
@@ -110,9 +114,17 @@ class Game:
     def _act(self, deterministic: bool):
         return lambda obs: self.policy.act(obs, deterministic=deterministic)
 
-    def _fit(self):
+    def _fit(self) -> FitReport:
+        """The model's turn; with `model_epochs = 0` no step, only the model's loss on the
+        latest `MEASURED_TRANSITIONS` real transitions (its payoff, as `train_loss`)."""
         s = self.schedule
-        return self.model.fit(self.replay, s.model_epochs, s.model_min_steps, s.model_max_steps)
+        if s.model_epochs > 0:
+            return self.model.fit(self.replay, s.model_epochs, s.model_min_steps, s.model_max_steps)
+        if not self.has_model:
+            return FitReport(steps=0, train_loss=float("nan"))
+        data = {k: v[-MEASURED_TRANSITIONS:].to(self.device) for k, v in self.replay.tensors().items()}
+        loss = self.model.loss(data["obs"], data["act"], data["next_obs"]).mean().item()
+        return FitReport(steps=0, train_loss=loss)
 
     def _improve(self):
         return self.policy.improve(self.model, self.replay, self.initial_states, self.schedule.npg_steps)

@@ -34,7 +34,10 @@ class Schedule:
     samples_cap: int = knob(1000, "at most this many samples per iteration", limits=">= 1")
     buffer_capacity: Optional[int] = knob(2500, "transitions the model fits on; none = all",
                                           limits=">= 1")
-    model_epochs: int = knob(100, "model epochs per iteration", limits=">= 1", resumable=True)
+    # 0: the Game takes no fit step and only measures the model (a policy player that steps
+    # the model as it goes, MEMB's per-step model training, moves it instead)
+    model_epochs: int = knob(100, "model epochs per iteration (0 = no fit)", limits=">= 0",
+                             resumable=True)
     model_min_steps: int = knob(100, "at least this many model steps per fit", limits=">= 0",
                                 resumable=True)
     model_max_steps: int = knob(100_000, "at most this many model steps per fit", limits=">= 1",

@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from stackelberg.core.knobs import knob
-from stackelberg.mbpo.config import EARLY_STOPPED_FIT
 
 POLICY_OBJECTIVES = ("model", "q")
 REWARD_SOURCES = ("learned", "task")
@@ -40,6 +39,14 @@ class MEMBConfig:
     log_std_max: float = knob(2.0, "upper bound of the actor's log standard deviation")
     updates_per_step: int = knob(5, "m: actor-critic updates per real environment step",
                                  limits=">= 0")
+    # the model's Adam steps per real environment step, taken by this player between its own
+    # updates: 1 = Algorithm 1 (a step before the m updates), 6 = the code (one chained before
+    # each of the 5 updates, then one more); min(k, m) steps go before the first updates, the
+    # rest after. Steps taken before `ac_start_samples` take one model step each (the code's
+    # model-only warm-up). 0 = MBPO's fit instead: to holdout early stopping on all the data,
+    # before each block of updates
+    model_steps_per_step: int = knob(1, "k: model steps per real step (0 = an early-stopped fit)",
+                                     limits=">= 0")
     # actor-critic updates only for environment steps taken once the replay buffer holds this
     # many; 0 = from the start (paper), 6000 = the code's model-only warm-up (train_model_epoch 5)
     ac_start_samples: int = knob(0, "no actor-critic updates for steps taken before this many",
@@ -71,9 +78,9 @@ class MEMBConfig:
 
 # The model: the library's probabilistic ensemble with one member (the paper's single Gaussian,
 # "without the ensemble learning techniques"), the code's (256, 128) ReLU net, its model lr
-# 3e-4, batch 100, no weight decay. It still predicts [reward, s' - s] from normalised inputs
-# and is fitted by Gaussian NLL to holdout early stopping every 250 steps (MBPO's fit), where
-# the paper takes one MSE step per environment step (the code six).
+# 3e-4, batch 100, no weight decay. It predicts [reward, s' - s] and takes `model_steps_per_step`
+# Gaussian-NLL Adam steps per real step (the paper's MSE of eq. 4 drives the variance to its
+# floor); its inputs stay raw, as the code's, unless the schedule's fit (k = 0) scales them.
 MEMB_MODEL_DEFAULTS: dict[str, Any] = dict(
     ensemble_size=1, num_elites=1, hidden_sizes=(256, 128), weight_decays=(0.0, 0.0, 0.0),
     lr=3e-4, batch_size=100, bootstrap=False, activation="relu")
@@ -103,10 +110,11 @@ TRAIN_EVERY = 250  # samples per iteration: MEMB's per-step updates run in block
 def memb_run_defaults(task_name: str) -> dict[str, dict[str, Any]]:
     """MEMB's config defaults for a task: `[memb]` and `[probabilistic_model]` from Table 2 (the
     task's column where there is one), and schedule knobs for the MBPO-style loop (1000 uniform
-    random steps, then a model fit to early stopping on all data and a block of actor-critic
-    updates every 250 steps). The run's TOML and overrides still override every value."""
+    random steps, then a block of model steps and actor-critic updates every 250 steps). The
+    schedule's own fit takes no step (`model_epochs = 0`): MEMB's player moves the model
+    (`memb.model_steps_per_step`). The run's TOML and overrides still override every value."""
     task = MEMB_TASK_DEFAULTS.get(task_name, {})
     return {"memb": dict(task.get("memb", {})),
             "probabilistic_model": {**MEMB_MODEL_DEFAULTS, **task.get("probabilistic_model", {})},
             "schedule": {"initial_samples": INITIAL_RANDOM_STEPS, "samples_per_iteration": TRAIN_EVERY,
-                         "buffer_capacity": None, **EARLY_STOPPED_FIT}}
+                         "buffer_capacity": None, "model_epochs": 0}}

@@ -17,10 +17,17 @@ Each actor-critic update, on one minibatch of real transitions (s, a, r, s', d):
 The temperature alpha is fixed. The losses are means over the batch (the code's TF minimises the
 actor's per-sample objective summed, which under Adam is nearly the same step).
 
-The work follows the data clock (`ReplayBuffer.total_added`), as MBPO's player does:
-`updates_per_step` updates for every real step taken once the buffer held `ac_start_samples`
-transitions, in one block per `improve` call; the first call's data was collected with uniform
-random actions (the code's start_steps).
+The model moves here too (`model_steps_per_step = k > 0`): per real step, k Adam steps of the
+model player's own loss (`train_step`), min(k, m) of them each on the batch of one of the first
+updates just before it (the code chains them so) and the rest on fresh batches after the m
+updates; a step taken before `ac_start_samples` takes one model step and no update (the code's
+model-only warm-up). With k = 0 the model is instead fitted to holdout early stopping on all the
+data before each block (MBPO's fit). The model sees real transitions only, as Q and V do; the
+schedule's own fit takes no step in MEMB's run defaults.
+
+The work follows the data clock (`ReplayBuffer.total_added`), as MBPO's player does: the steps
+added since the last `improve` call are worked off in one block, oldest first; the first call's
+data was collected with uniform random actions (the code's start_steps).
 """
 from __future__ import annotations
 
@@ -38,6 +45,7 @@ from stackelberg.core.protocols import ImproveReport, ModelPlayer
 from stackelberg.core.registry import PlayerContext
 from stackelberg.mbpo.actions import BoxActions
 from stackelberg.mbpo.sac import TanhGaussianActor, TwinQ, gaussian_kl
+from stackelberg.mbpo.config import EARLY_STOPPED_FIT
 from stackelberg.memb.config import MEMBConfig, memb_config_for
 from stackelberg.models.base import seeded
 from stackelberg.tasks import Task
@@ -46,6 +54,7 @@ from stackelberg.tasks import Task
 __all__ = ["MEMBPolicyPlayer", "ValueNet", "memb_player"]
 
 EXTRAS = ("q_loss", "v_loss", "actor_objective", "entropy", "model_reward")
+MODEL_EXTRAS = ("model_steps", "model_loss")  # the player's model steps and their mean loss
 
 Batch = dict[str, torch.Tensor]
 
@@ -111,6 +120,12 @@ class MEMBPolicyPlayer:
                 f"memb differentiates through the model, and the model player "
                 f"({type(model).__name__}) has no rsample: use run.model_player = \"probabilistic\" "
                 f"(or memb.policy_objective = \"q\" with memb.value_expansion_h = 1: no model)")
+        if self.config.model_steps_per_step > 0 and not callable(getattr(model, "train_step", None)):
+            raise UserInputError(
+                f"memb.model_steps_per_step = {self.config.model_steps_per_step} steps the model "
+                f"as it goes, and the model player ({type(model).__name__}) has no train_step: "
+                f"use run.model_player = \"probabilistic\", or memb.model_steps_per_step = 0 "
+                f"(an early-stopped fit per block)")
 
     def model_step(self, model: ModelPlayer, obs: torch.Tensor, act: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -195,44 +210,83 @@ class MEMBPolicyPlayer:
     # --- the move --------------------------------------------------------------------------
     def improve(self, model: ModelPlayer, replay: ReplayBuffer, initial_states: InitialStateBuffer,
                 steps: int) -> ImproveReport:
-        """`updates_per_step` updates for every real step added since the last call and taken
-        once the buffer held `ac_start_samples` transitions. `steps` (the schedule's policy
-        steps) and `initial_states` are not used: the data clock sets the work."""
+        """For every real step added since the last call: `updates_per_step` updates if it was
+        taken once the buffer held `ac_start_samples` transitions, and the model's steps (see
+        the module docstring). `steps` (the schedule's policy steps) and `initial_states` are
+        not used: the data clock sets the work."""
         self._check_model(model)
         total = replay.total_added
         trained = max(0, total - max(self.env_steps_seen, self.config.ac_start_samples))
-        updates = self.config.updates_per_step * trained
-        stats = self._train(model, replay, updates)
+        warmup = total - self.env_steps_seen - trained
+        stats = self._train(model, replay, warmup, trained)
         self.env_steps_seen = total
         self.improve_calls += 1
         kl = stats.pop("kl")
+        updates = self.config.updates_per_step * trained
         return ImproveReport(steps=updates, kl=kl, model_return=stats["model_reward"],
-                             extras={key: stats[key] for key in EXTRAS})
+                             extras={key: stats[key] for key in EXTRAS + MODEL_EXTRAS})
 
-    def _train(self, model: ModelPlayer, replay: ReplayBuffer, updates: int) -> dict[str, float]:
-        """`updates` updates on uniform minibatches of the replay buffer; the mean of each
-        statistic over them (NaN if none) and the KL between the actor before and after on up
-        to 1000 real states."""
-        if updates == 0 or len(replay) == 0:
-            return {"kl": 0.0, **{key: math.nan for key in EXTRAS}}
+    def _batch(self, real: Batch) -> Batch:
+        """A uniform minibatch of `batch_size` real transitions."""
+        n = real["obs"].shape[0]
+        idx = torch.randint(0, n, (self.config.batch_size,), generator=self.generator).to(self.device)
+        return {k: v[idx] for k, v in real.items()}
+
+    def _model_step(self, model: ModelPlayer, batch: Batch) -> torch.Tensor:
+        """One of the model's own Adam steps on real transitions (actions back in env units)."""
+        return model.train_step(batch["obs"], self.actions.to_env(batch["act"]),  # type: ignore[attr-defined]
+                                batch["reward"], batch["next_obs"])
+
+    def _train(self, model: ModelPlayer, replay: ReplayBuffer, warmup: int, trained: int
+               ) -> dict[str, float]:
+        """The work of `warmup` model-only steps, then of `trained` steps with updates, on
+        uniform minibatches of the replay buffer: the mean of each statistic over the updates
+        (NaN if none), the model's steps and their mean loss (NaN if none), and the KL between
+        the actor before and after on up to 1000 real states."""
+        cfg = self.config
+        k, m = cfg.model_steps_per_step, cfg.updates_per_step
+        model_steps = (warmup + k * trained) if k > 0 else 0
+        updates = m * trained
+        if warmup + trained == 0 or len(replay) == 0:
+            return {"kl": 0.0, **{key: math.nan for key in EXTRAS}, "model_steps": 0.0,
+                    "model_loss": math.nan}
+        model_loss = torch.zeros((), device=self.device)  # summed over the model steps
+        if k == 0:  # MBPO's fit: to holdout early stopping on all the data
+            fit = EARLY_STOPPED_FIT
+            fitted = model.fit(replay, fit["model_epochs"], fit["model_min_steps"], fit["model_max_steps"])
+            model_steps = fitted.steps
+            model_loss += fitted.train_loss * fitted.steps  # its elites' holdout MSE as the mean
         real = self.actions.real_data(replay)
         probe = real["obs"][:1000]
         with torch.no_grad():
             old_mean, old_log_std = self.actor(probe)
         sums: dict[str, torch.Tensor] = {}
-        n = real["obs"].shape[0]
-        for _ in range(updates):
-            idx = torch.randint(0, n, (self.config.batch_size,), generator=self.generator).to(self.device)
-            info = self.update(model, {k: v[idx] for k, v in real.items()})
-            for key, value in info.items():
-                sums[key] = sums.get(key, 0.0) + value
-        out = {key: (value / updates).item() for key, value in sums.items()}
-        no_model_reward = self.config.policy_objective == "q"  # its model_reward is NaN
-        if not all(math.isfinite(v) for k, v in out.items() if not (no_model_reward and k == "model_reward")):
+        for _ in range(warmup if k > 0 else 0):
+            model_loss = model_loss + self._model_step(model, self._batch(real))
+        chained = min(k, m)
+        for _ in range(trained):
+            for i in range(m):
+                batch = self._batch(real)
+                if i < chained:
+                    model_loss = model_loss + self._model_step(model, batch)
+                for key, value in self.update(model, batch).items():
+                    sums[key] = sums.get(key, 0.0) + value
+            for _ in range(k - chained):
+                model_loss = model_loss + self._model_step(model, self._batch(real))
+        out = {key: (value / updates).item() for key, value in sums.items()} if updates \
+            else {key: math.nan for key in EXTRAS}
+        no_model_reward = cfg.policy_objective == "q"  # its model_reward is NaN
+        if updates and not all(math.isfinite(value) for key, value in out.items()
+                               if not (no_model_reward and key == "model_reward")):
             raise NonFiniteError(f"MEMB diverged (means {out}); lower memb.value_lr or memb.pi_lr")
+        out["model_loss"] = (model_loss / model_steps).item() if model_steps else math.nan
+        if model_steps and not math.isfinite(out["model_loss"]):
+            raise NonFiniteError(f"MEMB's model steps diverged (mean loss {out['model_loss']}); "
+                                 f"lower probabilistic_model.lr")
         with torch.no_grad():
             mean, log_std = self.actor(probe)
-        return {"kl": gaussian_kl(old_mean, old_log_std, mean, log_std).mean().item(), **out}
+        return {"kl": gaussian_kl(old_mean, old_log_std, mean, log_std).mean().item(), **out,
+                "model_steps": float(model_steps)}
 
     # --- state -----------------------------------------------------------------------------
     def state_dict(self) -> dict:

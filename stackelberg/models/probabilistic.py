@@ -259,6 +259,22 @@ class ProbabilisticEnsemble(EnsembleModel):
             raise NonFiniteError("the probabilistic model's holdout error is not finite")
         return FitReport(steps=steps, train_loss=elite_mse)
 
+    def train_step(self, obs: torch.Tensor, act: torch.Tensor, reward: torch.Tensor,
+                   next_obs: torch.Tensor) -> torch.Tensor:
+        """One Adam step of `training_loss` on one minibatch of real transitions (every member
+        on the same batch, inputs scaled as the last `fit` left them: raw if none ran), for a
+        policy player that trains the model as it goes (MEMB's per-step model step); the
+        loss before the step."""
+        obs, next_obs = obs.to(self.device), next_obs.to(self.device)
+        x = self._expand(self._normalize(obs, act.to(self.device)))
+        y = self._expand(torch.cat([reward.to(self.device).unsqueeze(-1),
+                                    state_change(obs, next_obs, self._wrapped)], -1))
+        loss = self.training_loss(x, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
     def member_parameters(self) -> list[torch.Tensor]:
         """Parameters with a leading member dimension (weights and biases); the shared
         log-variance bounds are not per member and are not snapshotted (as in the official code)."""
