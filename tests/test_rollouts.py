@@ -94,6 +94,6 @@ def test_cuda_end_to_end(tmp_path):
     from stackelberg.cli import run
 
     assert run.main(["--device", "cuda", "--samples", "400", "--initial-samples", "200",
-                     "--samples-per-iteration", "200", "--model-epochs", "1", "--npg-steps", "1",
+                     "--samples-per-iteration", "200", "--model-epochs", "1", "--policy-steps", "1",
                      "--set", "npg.num_trajectories=8", "--set", "npg.horizon_cap=10",
                      "--no-progress", "--out", str(tmp_path / "cuda")]) == 0

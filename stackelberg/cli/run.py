@@ -22,8 +22,8 @@ from typing import Any, Optional, Sequence
 import torch
 
 from stackelberg import tasks
-from stackelberg.config import (Config, check_device, config_changes, config_from_record,
-                                config_record, config_to_toml, keys_where, load_toml,
+from stackelberg.config import (RENAMED_KEYS, Config, check_device, config_changes,
+                                config_from_record, config_record, config_to_toml, keys_where, load_toml,
                                 record_keys, refuse_unresumable, resolve_config, resumable_keys,
                                 resume_config)
 from stackelberg.core.errors import NonFiniteError, UserInputError, check_output_dir, exit_with, from_os_error, make_output_dir
@@ -84,8 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "dynamics@5000:target=damping,scale=2, goals@8000")
     knobs = p.add_argument_group("schedule knobs (override the algorithm's defaults)")
     for name in SCHEDULE_KNOBS:
-        knobs.add_argument("--" + name.replace("_", "-"), dest="schedule_" + name, metavar="V",
-                           help=_knob_help(name))
+        keys = ["schedule." + name] + [old for old, new in RENAMED_KEYS.items()
+                                       if new == "schedule." + name]  # older names stay flags
+        flags = ["--" + key.partition(".")[2].replace("_", "-") for key in keys]
+        knobs.add_argument(*flags, dest="schedule_" + name, metavar="V", help=_knob_help(name))
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any config value, e.g. --set npg.delta=0.02 (repeatable)")
     p.add_argument("--tensorboard", action="store_true",

@@ -115,7 +115,7 @@ class Game:
         return self.model.fit(self.replay, s.model_epochs, s.model_min_steps, s.model_max_steps)
 
     def _improve(self):
-        return self.policy.improve(self.model, self.replay, self.initial_states, self.schedule.npg_steps)
+        return self.policy.improve(self.model, self.replay, self.initial_states, self.schedule.policy_steps)
 
     @property
     def has_model(self) -> bool:
