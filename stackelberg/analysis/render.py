@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -29,6 +28,8 @@ import numpy as np
 import torch
 
 from stackelberg.core.errors import UserInputError
+from stackelberg.runner.run_folder import BEST_POLICY, CHECKPOINT, SNAPSHOTS, RunFolder, \
+    load_checkpoint, unreadable_reason
 from stackelberg.analysis.video import MAX_FPS, RenderBackendError, VideoWriter, draw_text_box, \
     offscreen_renderer, side_by_side
 from stackelberg.tasks import Task
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from stackelberg.worlds.perturbations import Perturbation
 
 LOOPS = ("open", "closed")
-SNAPSHOT = re.compile(r"iter_(\d+)\.pt$")
 
 
 # --- cameras ----------------------------------------------------------------------------------
@@ -515,7 +515,8 @@ class PolicySource:
 def find_policy_file(folder: Path, checkpoint: Optional[str], iteration: Optional[int],
                      need_model: bool) -> tuple[Path, str]:
     """The file to load and a short name for it: --checkpoint, the snapshot of --iteration,
-    checkpoint.pt when a model is needed (policy_best.pt keeps no model), else policy_best.pt."""
+    the run's checkpoint when a model is needed (the best policy's file keeps no model), else
+    the best policy's file."""
     if checkpoint is not None and iteration is not None:
         raise UserInputError("pass --checkpoint or --iteration, not both")
     if checkpoint is not None:
@@ -523,26 +524,24 @@ def find_policy_file(folder: Path, checkpoint: Optional[str], iteration: Optiona
         if not path.is_file():
             raise UserInputError(f"--checkpoint {checkpoint}: no such file")
         return path, path.stem
+    run = RunFolder(folder)
     if iteration is not None:
-        path = folder / "snapshots" / f"iter_{iteration:04d}.pt"
+        path = run.snapshot_file(iteration)
         if not path.is_file():
-            found = sorted(int(m.group(1)) for p in (folder / "snapshots").glob("iter_*.pt")
-                           if (m := SNAPSHOT.search(p.name)))
+            found = sorted(run.snapshots())
             have = (f"snapshots exist for iterations {', '.join(map(str, found))}" if found else
                     "the run has no snapshots (run.snapshot_every = 0, or it stopped before one)")
             raise UserInputError(f"no snapshot for iteration {iteration} in {folder}; {have}")
         return path, path.stem
-    name = "checkpoint.pt" if need_model else "policy_best.pt"
-    path = folder / name
+    path = run.checkpoint_file if need_model else run.best_policy_file
     if not path.is_file():
-        checkpoint_file = folder / "checkpoint.pt"
-        if name == "policy_best.pt" and checkpoint_file.is_file():  # iterations, no evaluation
+        if not need_model and run.checkpoint_file.is_file():  # iterations, no evaluation
             raise UserInputError(
-                f"{folder} has no policy_best.pt: a run keeps one once its policy was evaluated, "
+                f"{folder} has no {path.name}: a run keeps one once its policy was evaluated, "
                 f"and this one was not (run.eval_episodes = 0); film its last policy with "
-                f"--checkpoint {shlex.quote(str(checkpoint_file))}, or a snapshot with "
+                f"--checkpoint {shlex.quote(str(run.checkpoint_file))}, or a snapshot with "
                 f"--iteration N")
-        raise UserInputError(f"{folder} has no {name} (a run writes it after its first "
+        raise UserInputError(f"{folder} has no {path.name} (a run writes it after its first "
                              f"iteration); pass --checkpoint PATH or --iteration N")
     return path, path.stem
 
@@ -550,18 +549,16 @@ def find_policy_file(folder: Path, checkpoint: Optional[str], iteration: Optiona
 def load_policy_source(path: Path, stem: str, need_model: bool) -> PolicySource:
     """Read a run file without executing code; a damaged or foreign file is a one-line error,
     not a traceback, and the overlay's label says which iteration it is."""
-    from stackelberg.runner.run_folder import load_checkpoint, unreadable_reason
-
     try:
         state = load_checkpoint(path)
     except Exception as err:  # truncated, corrupted or foreign: one line, no traceback
         raise UserInputError(f"cannot load {path}: {unreadable_reason(err)}") from None
     if not isinstance(state, dict) or "policy" not in state:
-        raise UserInputError(f"{path} holds no policy (expected a run's policy_best.pt, "
-                             f"checkpoint.pt or snapshots/iter_*.pt)")
+        raise UserInputError(f"{path} holds no policy (expected a run's {BEST_POLICY}, "
+                             f"{CHECKPOINT} or {SNAPSHOTS}/iter_*.pt)")
     if need_model and "model" not in state:
-        raise UserInputError(f"{path} holds no model (policy_best.pt keeps only the policy); "
-                             f"use --iteration N or --checkpoint RUN/checkpoint.pt")
+        raise UserInputError(f"{path} holds no model ({BEST_POLICY} keeps only the policy); "
+                             f"use --iteration N or --checkpoint RUN/{CHECKPOINT}")
     parts = []
     if "iteration" in state:
         # checkpoint.pt counts the iterations done; snapshots and policy_best name their own
@@ -590,7 +587,7 @@ def video_during_training(game: "Game", out: Union[str, Path], iteration: int,
     global _hook_off_reason
     if _hook_off_reason is not None:
         return None
-    path = Path(out) / "videos" / f"iter_{iteration:04d}.mp4"
+    path = RunFolder(out).video_file(f"iter_{iteration:04d}")
     try:
         render_video(game.task, game.policy, path, seed=seed + 20_000,
                      perturbations=list(game.perturbations.fired),

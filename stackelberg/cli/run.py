@@ -319,13 +319,14 @@ def divergence_message(err: NonFiniteError, game: Any, config: Config, out: Path
     """What diverged, what is kept (the checkpoint only if one was written: `saved` is its
     (iterations, samples)) and the command that goes on with a smaller step."""
     lines = [f"error: training diverged: {err}"]
+    folder = RunFolder(out)
     if saved is not None:
-        lines.append(f"The last good checkpoint is {out / 'checkpoint.pt'} ({saved[0]} "
+        lines.append(f"The last good checkpoint is {folder.checkpoint_file} ({saved[0]} "
                      f"iterations, {saved[1]} samples); every collected transition is in "
-                     f"{out / 'data'}.")
+                     f"{folder.data_dir}.")
     else:
         lines.append(f"It diverged in its first iteration, before any checkpoint was written; "
-                     f"the transitions it collected are in {out / 'data'}.")
+                     f"the transitions it collected are in {folder.data_dir}.")
     knob = knob_to_lower(err, game, config)
     section, _, name = (knob or "").partition(".")
     value = getattr(config.section(section), name, None) if knob else None
@@ -395,8 +396,9 @@ def load_game_state_or_refuse(game: Any, state: dict, path: Path, out: Path) -> 
         raise
     except Exception as err:  # shapes or keys that do not fit: config.toml was edited
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
-        raise UserInputError(f"{path} does not fit {out / 'config.toml'} ({reason}); was "
-                             f"config.toml edited? Restore it, or start a new run") from None
+        config_file = RunFolder(out).config_file
+        raise UserInputError(f"{path} does not fit {config_file} ({reason}); was "
+                             f"{config_file.name} edited? Restore it, or start a new run") from None
 
 
 def _build(build_players: Any, config: Config, task: Any, device: torch.device) -> tuple:
@@ -456,8 +458,9 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     except (UserInputError, KeyboardInterrupt) as err:
         if lock is not None:
             lock.close()
-            if created and [p.name for p in out.iterdir()] == [".lock"]:  # leave no trace
-                (out / ".lock").unlink()
+            lock_file = RunFolder(out).lock_file
+            if created and [p.name for p in out.iterdir()] == [lock_file.name]:  # leave no trace
+                lock_file.unlink()
                 out.rmdir()
         if isinstance(err, KeyboardInterrupt):
             raise
@@ -576,7 +579,7 @@ def lock_run_folder(out: Path, resume: bool = True) -> typing.TextIO:
 
     make_output_dir(out, "run folder")
     try:
-        handle = open(out / ".lock", "a")
+        handle = open(RunFolder(out).lock_file, "a")
     except OSError as err:
         raise UserInputError(f"cannot write into {out}: {err.strerror or err}") from None
     try:
