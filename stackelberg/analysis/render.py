@@ -330,12 +330,38 @@ def _flag(value: Optional[bool]) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
 
-@torch.no_grad()
 def _predict(task: Task, model: "Stepper", policy: "Actor", obs: torch.Tensor, act: torch.Tensor,
              loop: str, member: int, action_clamp: Optional[float]) -> Prediction:
     """Roll `model` from the episode's start state: the world's actions (open loop) or the
+    policy's mean action on the model's own states (closed loop), as `diagnostics` does; the
+    predicted return and end are the model-env's."""
+    from stackelberg.analysis.diagnostics import WorldPaths, closed_loop_paths, open_loop_paths
+
+    steps = act.shape[0]
+    if loop == "open":
+        world = WorldPaths(states=obs.unsqueeze(0), actions=act.unsqueeze(0),
+                           valid=torch.ones(1, steps + 1, dtype=torch.bool))
+        paths = open_loop_paths(model, task, world)
+    else:
+        paths = closed_loop_paths(model, task, policy, obs[:1], steps, action_clamp)
+    one = paths.keep(torch.tensor([member]))  # one start state: path e is member e's
+    states = one.states()[0].float()
+    ended = int(one.lengths[0]) - 1 if bool(one.terminated[0]) else None
+    last = steps if ended is None else ended + 1
+    reward = torch.nan_to_num(one.reward[0].float())
+    reward[last:] = 0.0
+    returns = torch.cat([torch.zeros(1), reward.cumsum(0)]).numpy()
+    success = None if task.success_fn is None else bool(task.success_fn(states[:last + 1]))
+    return Prediction(states=states.numpy().astype(np.float64), returns=returns, ended=ended,
+                      success=success, finite=torch.isfinite(states).all(-1).numpy())
+
+
+@torch.no_grad()
+def old_predict(task: Task, model: "Stepper", policy: "Actor", obs: torch.Tensor, act: torch.Tensor,
+             loop: str, member: int, action_clamp: Optional[float]) -> Prediction:
+    """Roll `model` from the episode's start state: the world's actions (open loop) or the
     policy's mean action on the model's own states (closed loop), as `diagnostics` does."""
-    from stackelberg.analysis.diagnostics import WorldPaths, closed_loop_states, open_loop_states
+    from stackelberg.analysis.diagnostics import WorldPaths, old_closed_loop_states as closed_loop_states, old_open_loop_states as open_loop_states
 
     steps = act.shape[0]
     if loop == "open":

@@ -32,6 +32,7 @@ import torch
 
 from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer
 from stackelberg.core.knobs import check_settings
+from stackelberg.core.model_env import ModelEnv, branched_rollouts, sampled_member
 from stackelberg.core.errors import NonFiniteError, UserInputError
 from stackelberg.mbpo.actions import BoxActions
 from stackelberg.mbpo.config import MBPO_TASK_DEFAULTS, MBPOConfig, SACConfig, mbpo_config_for
@@ -123,8 +124,30 @@ class MBPOPolicyPlayer:
             return next_obs, reward.to(self.device)
         return next_obs, self.task.reward_fn(obs, act, next_obs)
 
-    @torch.no_grad()
     def branched_rollouts(self, model: ModelPlayer, replay: ReplayBuffer, n: int, k: int
+                          ) -> tuple[float, float]:
+        """`n` rollouts of up to `k` steps from uniformly drawn real states, into the model
+        buffer. Returns (mean return, mean length) of the rollouts. Non-finite predictions are
+        dropped and end their rollout."""
+        if self.config.learned_reward and not hasattr(model, "sample"):
+            raise UserInputError("mbpo.learned_reward = true needs a model player with a reward "
+                                 "head (ProbabilisticEnsemble); set it false to use the task's")
+        env = ModelEnv(self.task, sampled_member(model, self.generator), self.config.learned_reward,
+                       self.device)
+        policy = lambda obs: self.sac.actor.act(obs, self.noise)
+        starts = replay.sample_states(n, self.generator).to(self.device)
+        total_return, total_steps = 0.0, 0
+        for chunk in starts.split(self.config.rollout_chunk):
+            returns = torch.zeros(chunk.shape[0], device=self.device)
+            for step in branched_rollouts(env, policy, chunk, k, self.actions.to_env):
+                self.model_buffer.add(step.obs, step.act, step.reward, step.next_obs, step.done)
+                returns[step.rows] += step.reward
+                total_steps += step.rows.shape[0]
+            total_return += returns.sum().item()
+        return total_return / max(n, 1), total_steps / max(n, 1)
+
+    @torch.no_grad()
+    def old_branched_rollouts(self, model: ModelPlayer, replay: ReplayBuffer, n: int, k: int
                           ) -> tuple[float, float]:
         """`n` rollouts of up to `k` steps from uniformly drawn real states, into the model
         buffer. Returns (mean return, mean length) of the rollouts. Non-finite predictions are
