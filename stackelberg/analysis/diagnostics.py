@@ -223,35 +223,6 @@ def closed_loop_states(model: Stepper, task: Task, policy: Actor, start_states: 
                                            action_clamp), model.ensemble_size)
 
 
-@torch.no_grad()
-def old_open_loop_states(model: Stepper, paths: WorldPaths) -> torch.Tensor:
-    """Replay the world's actions in every member from the world's start states.
-    -> (E, N, T + 1, obs_dim)."""
-    E = model.ensemble_size
-    s = paths.states[:, 0].unsqueeze(0).expand(E, -1, -1).contiguous()
-    out = [s]
-    for t in range(paths.actions.shape[1]):
-        a = paths.actions[:, t].unsqueeze(0).expand(E, -1, -1)
-        s = model.step(s, a).cpu()
-        out.append(s)
-    return torch.stack(out, dim=2)
-
-
-@torch.no_grad()
-def old_closed_loop_states(model: Stepper, policy: Actor, start_states: torch.Tensor, horizon: int,
-                       action_clamp: Optional[float] = None) -> torch.Tensor:
-    """The policy's mean action on the model's own states, every member at once.
-    -> (E, N, T + 1, obs_dim)."""
-    E = model.ensemble_size
-    s = start_states.unsqueeze(0).expand(E, -1, -1).contiguous()
-    out = [s]
-    for _ in range(horizon):
-        a = _clamp(policy.act(s, deterministic=True).cpu().float(), action_clamp)
-        s = model.step(s, a).cpu()
-        out.append(s)
-    return torch.stack(out, dim=2)
-
-
 def error_curves(world: WorldPaths, model_states: torch.Tensor, component: Component) -> torch.Tensor:
     """Per-member L(t), averaged over the start states whose world trajectory reached t.
     (E, N, T + 1, d) -> (E, T + 1); NaN where no world trajectory is left."""

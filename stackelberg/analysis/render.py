@@ -356,37 +356,6 @@ def _predict(task: Task, model: "Stepper", policy: "Actor", obs: torch.Tensor, a
                       success=success, finite=torch.isfinite(states).all(-1).numpy())
 
 
-@torch.no_grad()
-def old_predict(task: Task, model: "Stepper", policy: "Actor", obs: torch.Tensor, act: torch.Tensor,
-             loop: str, member: int, action_clamp: Optional[float]) -> Prediction:
-    """Roll `model` from the episode's start state: the world's actions (open loop) or the
-    policy's mean action on the model's own states (closed loop), as `diagnostics` does."""
-    from stackelberg.analysis.diagnostics import WorldPaths, old_closed_loop_states as closed_loop_states, old_open_loop_states as open_loop_states
-
-    steps = act.shape[0]
-    if loop == "open":
-        paths = WorldPaths(states=obs.unsqueeze(0), actions=act.unsqueeze(0),
-                           valid=torch.ones(1, steps + 1, dtype=torch.bool))
-        states = open_loop_states(model, paths)[member, 0]
-        actions = act
-    else:
-        states = closed_loop_states(model, policy, obs[:1], steps, action_clamp)[member, 0]
-        actions = policy.act(states[:-1], deterministic=True).cpu().float()
-        if action_clamp is not None:
-            actions = actions.clamp(-action_clamp, action_clamp)
-    states = states.float()
-    reward = task.reward_fn(states[:-1], actions, states[1:]).float()
-    done = task.termination_fn(states[:-1], actions, states[1:])
-    ended = int(done.nonzero()[0, 0]) if bool(done.any()) else None
-    last = steps if ended is None else ended + 1
-    reward = torch.nan_to_num(reward)
-    reward[last:] = 0.0
-    returns = torch.cat([torch.zeros(1), reward.cumsum(0)]).numpy()
-    success = None if task.success_fn is None else bool(task.success_fn(states[:last + 1]))
-    return Prediction(states=states.numpy().astype(np.float64), returns=returns, ended=ended,
-                      success=success, finite=torch.isfinite(states).all(-1).numpy())
-
-
 def render_video(task: Task, policy: "Actor", path: Union[str, Path], *, episodes: int = 1,
                  deterministic: bool = True, seed: int = 0, width: int = 640, height: int = 480,
                  camera: str = "default", gif: bool = False, shadows: bool = False,

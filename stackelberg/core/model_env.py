@@ -57,7 +57,7 @@ class ModelEnv:
 
     def step(self, obs: torch.Tensor, act: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(next_obs, reward, done) of actions `act` (in the task's units) in states `obs`."""
+        """(next_obs, reward, done as bool) of actions `act` (in the task's units) in `obs`."""
         next_obs, learned = self.predict(obs, act)
         if self.device is not None:
             next_obs = next_obs.to(self.device)
@@ -68,7 +68,7 @@ class ModelEnv:
             reward = learned if self.device is None else learned.to(self.device)
         else:
             reward = self.task.reward_fn(obs, act, next_obs)
-        return next_obs, reward, self.task.termination_fn(obs, act, next_obs)
+        return next_obs, reward, self.task.termination_fn(obs, act, next_obs).bool()
 
 
 @dataclass
@@ -171,7 +171,6 @@ def branched_rollouts(env: ModelEnv, policy: Policy, starts: torch.Tensor, lengt
         act = policy(obs)
         task_act = act if to_task_units is None else to_task_units(act)
         next_obs, reward, done = env.step(obs, task_act)
-        done = done.bool()
         finite = torch.isfinite(next_obs).all(-1) & torch.isfinite(reward)
         yield Branches(obs[finite], act[finite], reward[finite], next_obs[finite], done[finite],
                        rows[finite])
