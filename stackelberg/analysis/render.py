@@ -263,7 +263,7 @@ class _RecordPoses(gym.Wrapper):
         self.qvel: list[np.ndarray] = []
 
     def _record(self) -> None:
-        data = self.env.unwrapped.data
+        data = _simulation(self.env).data
         self.qpos.append(data.qpos.copy())
         self.qvel.append(data.qvel.copy())
 
@@ -311,6 +311,11 @@ class VideoSummary:
     size: tuple[int, int]  # (width, height)
     fps: float
     episodes: list[EpisodeResult] = field(default_factory=list)
+
+
+def _simulation(env: gym.Env) -> Any:
+    """A MuJoCo env's unwrapped self, whose `model` and `data` gymnasium's `Env` does not declare."""
+    return env.unwrapped
 
 
 def _env_dt(env: gym.Env) -> float:
@@ -375,26 +380,17 @@ def render_video(task: Task, policy: "Actor", path: Union[str, Path], *, episode
     from stackelberg.worlds.perturbations import apply_perturbation
     from stackelberg.worlds.collect import judge_episodes, run_episode
 
-    if loop is not None and model is None:
-        raise UserInputError("a model view needs a model")
-    pose = pose_for(task.name) if loop is not None else None
-    if loop is not None and model.ensemble_size < 1:
-        raise UserInputError("--model needs a model player, and this run played without one "
-                             "(a model-free policy player)")
-    if loop is not None and not 0 <= member < model.ensemble_size:
-        raise UserInputError(f"--member must be in 0..{model.ensemble_size - 1} (the model has "
-                             f"{model.ensemble_size} members), got {member}")
+    view = None if loop is None else _ModelView.checked(task, model, loop, member, action_clamp)
     base_env = task.make_env(seed)
     try:
         for p in perturbations:
             apply_perturbation(task, base_env, p)
-        env = _RecordPoses(base_env)
-        if max_steps is not None:
-            env = gym.wrappers.TimeLimit(env, max_episode_steps=max_steps)
+        recorder = _RecordPoses(base_env)
+        env: gym.Env = recorder if max_steps is None else \
+            gym.wrappers.TimeLimit(recorder, max_episode_steps=max_steps)
         if not hasattr(base_env.unwrapped, "data"):
             raise UserInputError(f"task {task.name!r} is not a MuJoCo env (no .data to film)")
-        recorder = env if isinstance(env, _RecordPoses) else env.env
-        sim_model = base_env.unwrapped.model
+        sim_model = _simulation(base_env).model
         cam = make_camera(sim_model, task.name, camera)  # fail on a bad camera before playing
         dt = _env_dt(base_env)
         skip = frame_skip or max(1, math.ceil(1.0 / (dt * MAX_FPS)))
@@ -413,16 +409,16 @@ def render_video(task: Task, policy: "Actor", path: Union[str, Path], *, episode
                                            success=None if np.isnan(success[0]) else bool(success[0]),
                                            terminated=traj.terminated)
                     obs = torch.cat([traj.obs, traj.next_obs[-1:]])
-                    prediction = None
-                    if loop is not None:
-                        prediction = _predict(task, model, policy, obs, traj.act, loop, member,
-                                              action_clamp)
+                    pane = None
+                    if view is not None:
+                        prediction = _predict(task, view.model, policy, obs, traj.act, view.loop,
+                                              view.member, view.action_clamp)
                         result.predicted_return = float(prediction.returns[-1])
                         result.predicted_success = prediction.success
-                    _film_episode(writer, renderer, cam, base_env.unwrapped.model, recorder, traj,
-                                  result, prediction, pose, dt, skip, hold_frames,
-                                  title=title, episode=episode, episodes=episodes, loop=loop,
-                                  member=member)
+                        pane = _ModelPane(view, prediction, sim_model, recorder.qpos[0], dt)
+                    _film_episode(writer, renderer, cam, sim_model, recorder, traj, result, pane,
+                                  skip, hold_frames, title=title, episode=episode,
+                                  episodes=episodes)
                     results.append(result)
                     if on_episode is not None:
                         on_episode(episode, result)
@@ -436,32 +432,90 @@ def render_video(task: Task, policy: "Actor", path: Union[str, Path], *, episode
     return VideoSummary(path=out, frames=frames, size=size, fps=fps, episodes=results)
 
 
+@dataclass
+class _ModelView:
+    """`--model`: the model, the loop and the member filmed beside the world, and the task's
+    map from a predicted observation to a MuJoCo pose."""
+
+    model: "Stepper"
+    loop: str
+    member: int
+    pose: PoseFn
+    action_clamp: Optional[float]
+
+    @classmethod
+    def checked(cls, task: Task, model: Optional["Stepper"], loop: str, member: int,
+                action_clamp: Optional[float]) -> "_ModelView":
+        if model is None:
+            raise UserInputError("a model view needs a model")
+        pose = pose_for(task.name)
+        if model.ensemble_size < 1:
+            raise UserInputError("--model needs a model player, and this run played without one "
+                                 "(a model-free policy player)")
+        if not 0 <= member < model.ensemble_size:
+            raise UserInputError(f"--member must be in 0..{model.ensemble_size - 1} (the model "
+                                 f"has {model.ensemble_size} members), got {member}")
+        return cls(model, loop, member, pose, action_clamp)
+
+
+class _ModelPane:
+    """The model's side of an episode's frames: the predicted observations posed, step by step,
+    in a copy of the MuJoCo model (its scene markers move with the prediction), until a
+    prediction is not finite."""
+
+    def __init__(self, view: _ModelView, prediction: Prediction, sim_model: Any,
+                 start_qpos: np.ndarray, dt: float):
+        import mujoco
+
+        self.view, self.prediction, self.dt = view, prediction, dt
+        self.model = copy.deepcopy(sim_model)
+        self.data = mujoco.MjData(self.model)
+        self.data.qpos[:] = start_qpos
+        self.diverged_at: Optional[int] = None
+
+    def advance(self, t: int) -> None:
+        """Pose step t's prediction (every step, in order: positions may be integrated)."""
+        if self.diverged_at is not None:
+            return
+        predicted = self.prediction.states[t]
+        if self.prediction.finite[t] and np.abs(predicted).max() < 1e6:
+            self.view.pose(predicted, self.model, self.data, self.dt)
+        else:
+            self.diverged_at = t
+
+    def frame(self, renderer: Any, cam: Any, t: int, last: bool) -> np.ndarray:
+        import mujoco
+
+        mujoco.mj_forward(self.model, self.data)
+        renderer.update_scene(self.data, camera=cam)
+        prediction = self.prediction
+        lines = [f"model: member {self.view.member}, {self.view.loop} loop",
+                 f"predicted return {prediction.returns[t]:.1f}"]
+        if prediction.ended is not None and t > prediction.ended:
+            lines.append(f"model says: terminated at t {prediction.ended + 1}")
+        if self.diverged_at is not None:
+            lines.append(f"prediction not finite from t {self.diverged_at}")
+        if last and prediction.success is not None:
+            lines[1] += f"   success {_flag(prediction.success)}"
+        return draw_text_box(renderer.render(), lines)
+
+
 def _film_episode(writer: VideoWriter, renderer: Any, cam: Any, sim_model: Any,
                   recorder: _RecordPoses, traj: Any, result: EpisodeResult,
-                  prediction: Optional[Prediction], pose: Optional[PoseFn], dt: float, skip: int,
-                  hold_frames: int, *, title: str, episode: int, episodes: int,
-                  loop: Optional[str], member: int) -> None:
+                  pane: Optional[_ModelPane], skip: int, hold_frames: int, *, title: str,
+                  episode: int, episodes: int) -> None:
     """Re-pose the world from the recorded states (and the model view from the predicted
     observations) and write the frames with their overlays."""
     import mujoco
 
     world = mujoco.MjData(sim_model)
-    pane_model = copy.deepcopy(sim_model) if prediction is not None else None
-    pane = mujoco.MjData(pane_model) if pane_model is not None else None
-    if pane is not None:
-        pane.qpos[:] = recorder.qpos[0]
     rewards = np.concatenate([[0.0], np.cumsum(traj.reward.numpy().astype(np.float64))])
     steps = result.steps
     shots = set(frame_steps(steps, skip))
     frame = None
-    diverged_at: Optional[int] = None
     for t in range(steps + 1):
-        if pane is not None and t > 0 and diverged_at is None:
-            predicted = prediction.states[t]
-            if prediction.finite[t] and np.abs(predicted).max() < 1e6:
-                pose(predicted, pane_model, pane, dt)
-            else:
-                diverged_at = t
+        if pane is not None and t > 0:
+            pane.advance(t)
         if t not in shots:
             continue
         world.qpos[:], world.qvel[:] = recorder.qpos[t], recorder.qvel[t]
@@ -475,24 +529,15 @@ def _film_episode(writer: VideoWriter, renderer: Any, cam: Any, sim_model: Any,
             lines.append(f"return {result.ret:.1f}{judged}{end}")
         else:
             lines.append(f"return {rewards[t]:.1f}")
-        if prediction is not None:
+        if pane is not None:
             lines[0] = ("world: " + lines[0]).strip()
         frame = draw_text_box(renderer.render(), [line for line in lines if line])
-        if prediction is not None:
-            mujoco.mj_forward(pane_model, pane)
-            renderer.update_scene(pane, camera=cam)
-            model_lines = [f"model: member {member}, {loop} loop",
-                           f"predicted return {prediction.returns[t]:.1f}"]
-            if prediction.ended is not None and t > prediction.ended:
-                model_lines.append(f"model says: terminated at t {prediction.ended + 1}")
-            if diverged_at is not None:
-                model_lines.append(f"prediction not finite from t {diverged_at}")
-            if last and prediction.success is not None:
-                model_lines[1] += f"   success {_flag(prediction.success)}"
-            frame = side_by_side(frame, draw_text_box(renderer.render(), model_lines))
+        if pane is not None:
+            frame = side_by_side(frame, pane.frame(renderer, cam, t, last))
         writer.append(frame)
-    for _ in range(hold_frames):
-        writer.append(frame)
+    if frame is not None:  # the last step is always filmed: hold it
+        for _ in range(hold_frames):
+            writer.append(frame)
 
 
 # --- the run folder ---------------------------------------------------------------------------
