@@ -105,7 +105,7 @@ class RunConfig:
 
 
 #: keys of an older layout -> today's key, besides those a player declares (`renamed_keys`)
-RENAMED_KEYS: dict[str, str] = {}
+RENAMED_KEYS: dict[str, str] = {"schedule.npg_steps": "schedule.policy_steps"}
 
 
 class Config:

@@ -21,7 +21,7 @@ RUNNABLE = ("python", "bash")
 
 # flags appended to a new run: a schedule of 200-sample iterations and players that fit in a second
 RUN_FLAGS = ("--initial-samples 200 --samples-per-iteration 200 --model-epochs 1 --model-min-steps 5 "
-             "--npg-steps 1 --eval-episodes 1 --set npg.num_trajectories=8 --set npg.horizon_cap=20 "
+             "--policy-steps 1 --eval-episodes 1 --set npg.num_trajectories=8 --set npg.horizon_cap=20 "
              "--set model.hidden_sizes=32,32 --set run.plot_every=0 --threads 1 --no-progress")
 RENDER_FLAGS = "--max-steps 20 --width 160 --height 120"
 SAMPLES = re.compile(r"--samples (\d+)")

@@ -13,7 +13,7 @@ from stackelberg.models.deterministic import DynamicsEnsemble
 from stackelberg.runner.run_folder import load_checkpoint
 
 FAST = ["--samples", "500", "--initial-samples", "250", "--samples-per-iteration", "250",
-        "--model-epochs", "1", "--model-min-steps", "5", "--npg-steps", "1", "--eval-episodes", "1",
+        "--model-epochs", "1", "--model-min-steps", "5", "--policy-steps", "1", "--eval-episodes", "1",
         "--set", "npg.num_trajectories=8", "--set", "npg.horizon_cap=20",
         "--set", "model.hidden_sizes=32,32", "--no-progress"]
 
@@ -40,11 +40,11 @@ def test_short_run_writes_all_outputs(tmp_path, algo_flags):
 
 def test_config_file_and_cli_precedence(tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[run]\nalgo = "mal"\nseed = 3\n[schedule]\nnpg_steps = 2\n[npg]\ndelta = 0.02\n')
-    args = run.build_parser().parse_args(["--config", str(cfg), "--npg-steps", "3"])
+    cfg.write_text('[run]\nalgo = "mal"\nseed = 3\n[schedule]\npolicy_steps = 2\n[npg]\ndelta = 0.02\n')
+    args = run.build_parser().parse_args(["--config", str(cfg), "--policy-steps", "3"])
     config = run.config_from_args(args)
     assert config.run.algo == "mal" and config.run.seed == 3
-    assert config.schedule.npg_steps == 3  # CLI beats file
+    assert config.schedule.policy_steps == 3  # CLI beats file
     assert config.schedule.buffer_capacity is None  # MAL's default survives
     assert config.npg.delta == 0.02
 
@@ -53,7 +53,7 @@ def test_config_file_and_cli_precedence(tmp_path):
     (["--task", "nope"], "unknown task 'nope'"),
     (["--algo", "xyz"], "invalid choice"),
     (["--samples", "0"], "run.samples must be >= 1, got 0"),
-    (["--npg-steps", "-1"], "schedule.npg_steps must be >= 1"),
+    (["--policy-steps", "-1"], "schedule.policy_steps must be >= 1"),
     (["--set", "npg.deltaa=0.1"], "unknown config key 'npg.deltaa'"),
     (["--set", "npg.delta=abc"], "npg.delta must be float"),
     (["--set", "nodot"], "SECTION.KEY=VALUE"),
@@ -160,7 +160,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
 def test_resume_rejects_missing_runs(tmp_path, capsys):
     assert run.main(["--resume", "--out", str(tmp_path / "none")]) == 2
     assert "does not exist: no run to resume" in capsys.readouterr().err
-    assert run.main(["--resume", "--out", str(tmp_path), "--npg-steps", "3"]) == 2
+    assert run.main(["--resume", "--out", str(tmp_path), "--policy-steps", "3"]) == 2
     assert "no config.toml and checkpoint.pt" in capsys.readouterr().err
 
 
@@ -289,3 +289,22 @@ def test_a_task_can_default_any_config_section_for_one_solver():
     finally:
         tasks._REGISTRY.pop("pendulum-tuned")
         tasks._REGISTRY.pop("pendulum-broken")
+
+
+def test_a_run_recorded_with_the_old_npg_steps_key_resumes_unchanged(tmp_path, capsys):
+    """`schedule.policy_steps` was `schedule.npg_steps`: a folder whose config.toml and
+    checkpoint say so resumes without a change, and the old key and flag still set the knob."""
+    out = tmp_path / "run"
+    assert run.main(FAST + ["--samples", "400", "--policy-steps", "2", "--out", str(out)]) == 0
+    config_file = out / "config.toml"
+    config_file.write_text(config_file.read_text().replace("policy_steps = 2", "npg_steps = 2"))
+    state = load_checkpoint(out / "checkpoint.pt")
+    state["config"]["schedule"]["npg_steps"] = state["config"]["schedule"].pop("policy_steps")
+    torch.save(state, out / "checkpoint.pt")
+    assert load_saved_config(config_file).schedule.policy_steps == 2
+    capsys.readouterr()
+    assert run.main(["--resume", "--out", str(out), "--samples", "650", "--no-progress"]) == 0
+    assert "resuming with" not in capsys.readouterr().err  # no knob changed
+    assert len(list(csv.DictReader(open(out / "metrics.csv")))) == 3
+    for flags in (["--npg-steps", "3"], ["--set", "schedule.npg_steps=3"]):
+        assert run.config_from_args(run.build_parser().parse_args(flags)).schedule.policy_steps == 3

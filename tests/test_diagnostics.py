@@ -162,8 +162,8 @@ def test_perfect_model_has_no_error_in_either_loop():
     model = PerfectPendulum()
     world = world_paths(task, policy, 4, 40, seed=3)
     assert (~world.valid[:, -1]).any()  # some episodes ended before the horizon
-    open_err = error_curves(world, open_loop_states(model, world), _full())
-    closed_err = error_curves(world, closed_loop_states(model, policy, world.states[:, 0], 40), _full())
+    open_err = error_curves(world, open_loop_states(model, task, world), _full())
+    closed_err = error_curves(world, closed_loop_states(model, task, policy, world.states[:, 0], 40), _full())
     assert all(shape[:2] == (2, 4) for shape in model.calls)  # every member in one batched call
     alive = world.valid.any(0)
     assert open_err[:, alive].abs().max() < 1e-4

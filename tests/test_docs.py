@@ -88,7 +88,7 @@ def test_the_docstring_check_refuses_boilerplate():
 
 # --- tutorials ----------------------------------------------------------------------------------
 
-TINY_SCHEDULE = "npg_steps=1, initial_samples=200, samples_per_iteration=200, model_epochs=1, model_min_steps=5"
+TINY_SCHEDULE = "policy_steps=1, initial_samples=200, samples_per_iteration=200, model_epochs=1, model_min_steps=5"
 # per page: text replacements that shrink its python budgets (each must occur), files it must leave
 TUTORIALS = {
     "own-game.md": dict(

@@ -327,12 +327,12 @@ def test_resume_of_a_missing_folder(tmp_path, capsys):
 def test_resume_may_change_step_sizes_and_records_the_change(copy_of, capsys):
     folder = copy_of()
     code, err = call(run.main, ["--resume", "--out", str(folder), "--samples", "750",
-                                "--set", "model.lr=0.0005", "--npg-steps", "2", "--no-progress"],
+                                "--set", "model.lr=0.0005", "--policy-steps", "2", "--no-progress"],
                      capsys)
     assert code == 0, err
-    assert "note: resuming with schedule.npg_steps 1 -> 2, model.lr 0.001 -> 0.0005" in err
+    assert "note: resuming with schedule.policy_steps 1 -> 2, model.lr 0.001 -> 0.0005" in err
     config = load_saved_config(folder / "config.toml")
-    assert config.model.lr == 0.0005 and config.schedule.npg_steps == 2 and config.run.samples == 750
+    assert config.model.lr == 0.0005 and config.schedule.policy_steps == 2 and config.run.samples == 750
     state = load_checkpoint(folder / "checkpoint.pt")
     assert state["model"]["optimizer"]["param_groups"][0]["lr"] == 0.0005  # not the checkpoint's
     assert state["config"]["model"]["lr"] == 0.0005

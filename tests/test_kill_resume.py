@@ -19,7 +19,7 @@ from stackelberg.runner.run_folder import load_checkpoint
 
 # tests/test_cli.py's tiny settings; 2000 samples = 8 iterations of a fraction of a second
 ARGS = ["--samples", "2000", "--initial-samples", "250", "--samples-per-iteration", "250",
-        "--model-epochs", "1", "--model-min-steps", "5", "--npg-steps", "1", "--eval-episodes", "1",
+        "--model-epochs", "1", "--model-min-steps", "5", "--policy-steps", "1", "--eval-episodes", "1",
         "--set", "npg.num_trajectories=8", "--set", "npg.horizon_cap=20",
         "--set", "model.hidden_sizes=32,32", "--threads", "1", "--no-progress"]
 

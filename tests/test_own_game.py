@@ -236,7 +236,7 @@ def test_a_recorder_gives_a_loop_of_your_own_metrics_checkpoints_and_resume(tmp_
         policy = NPGPolicyPlayer(task, NPGConfig(num_trajectories=4, horizon_cap=10), seed=0)
         model = DynamicsEnsemble(task.obs_dim, task.act_dim,
                                  ModelConfig(ensemble_size=2, hidden_sizes=(16,)), seed=0)
-        schedule = PAL(npg_steps=1, initial_samples=100, samples_per_iteration=100,
+        schedule = PAL(policy_steps=1, initial_samples=100, samples_per_iteration=100,
                        model_epochs=1, model_min_steps=1)
         return Game(task, policy, model, schedule, seed=0, eval_episodes=1)
 

@@ -205,7 +205,7 @@ def test_reacher_score_is_the_mean_fingertip_goal_distance_after_each_step():
 
 # --- in the game ----------------------------------------------------------------------------
 
-SCHEDULE = dict(initial_samples=100, samples_per_iteration=100, npg_steps=1, model_epochs=1,
+SCHEDULE = dict(initial_samples=100, samples_per_iteration=100, policy_steps=1, model_epochs=1,
                 model_min_steps=1, model_max_steps=5)
 NO_TIMES = lambda row: {k: v for k, v in row.items() if not k.endswith("seconds")}  # noqa: E731
 

@@ -4,7 +4,7 @@ from pathlib import Path
 from markdown_blocks import code_blocks
 
 # the README's budgets, and what each becomes here (each must occur)
-SHRINK = [("PAL(npg_steps=4)", "PAL(npg_steps=1, initial_samples=200, samples_per_iteration=200, "
+SHRINK = [("PAL(policy_steps=4)", "PAL(policy_steps=1, initial_samples=200, samples_per_iteration=200, "
                                "model_epochs=1, model_min_steps=5)"),
           ("total_samples=20_000", "total_samples=400"),
           ("NPGPolicyPlayer(task, seed=0)",

@@ -32,6 +32,8 @@ def test_committed_record_loads_and_round_trips(path):
     else:
         for key, value in raw["mbpo"].items():
             assert getattr(config.mbpo, key) == (tuple(value) if isinstance(value, list) else value)
+    if "npg_steps" in raw.get("schedule", {}):  # the policy step count's older name
+        assert config.schedule.policy_steps == raw["schedule"]["npg_steps"]
     assert config.probabilistic_model.wrap_angles == config.model.wrap_angles
     # the old file as a checkpoint keeps it (read leniently, compared key by key on resume)
     assert config_record(config_from_record(raw, lenient=True)) == config_record(config)

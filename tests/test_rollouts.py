@@ -8,7 +8,9 @@ from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer, Trajector
 from stackelberg import NPGConfig
 from stackelberg.npg.player import NPGPolicyPlayer
 from stackelberg.cli import run
-from stackelberg.core.model_env import model_rollouts
+from stackelberg.core.errors import UserInputError
+from stackelberg.core.model_env import (ModelEnv, branched_rollouts, every_member, model_rollouts,
+                                         replayed, sampled_member)
 from stackelberg.tasks import Task
 
 
@@ -39,6 +41,64 @@ def test_unterminated_paths_run_the_full_horizon_and_actions_are_clamped():
                            task, torch.zeros(3, 2), 2, 7, action_clamp=100.0)
     assert paths.mask.all() and paths.mask.shape == (6, 7) and not paths.terminated.any()
     assert paths.act.max().item() == 100.0
+
+
+def test_to_horizon_keeps_rolling_after_the_end_and_keeps_the_last_state():
+    task = counting_task(limit=2.5)
+    step = lambda obs, act: obs + act * torch.tensor([1.0, 0.0])
+    actions = torch.tensor([[[1.0], [2.0], [0.5], [1.0]]])  # (N=1, T=4, 1), replayed open loop
+    paths = model_rollouts(step, replayed(actions), task, torch.zeros(1, 2), 2, 4, None,
+                           to_horizon=True)
+    # both members see the same replayed actions: states 0, 1, 3, 3.5, 4.5 (ended at 3)
+    assert paths.states().shape == (2, 5, 2)
+    assert paths.states()[:, :, 0].tolist() == [[0.0, 1.0, 3.0, 3.5, 4.5]] * 2
+    assert paths.lengths.tolist() == [2, 2] and paths.terminated.all()
+    assert paths.returns().tolist() == [4.0, 4.0]  # rewards after the end do not count
+    assert paths.keep(torch.tensor([1])).last_obs.tolist() == [[4.5, 0.0]]
+
+
+class TwoMembers:
+    """Member e adds e + 1 to obs[0]; a reward head that pays -1."""
+
+    def step(self, obs, act):
+        return obs + torch.tensor([1.0, 2.0]).view(2, 1, 1) * torch.tensor([1.0, 0.0])
+
+
+def test_model_env_rewards_from_the_task_or_the_reward_head():
+    task = counting_task(limit=10.0)
+    obs, act = torch.zeros(3, 2), torch.zeros(3, 1)
+    head = lambda o, a: (o + 1.0, torch.full((o.shape[0],), -1.0))
+    assert ModelEnv(task, head).step(obs, act)[1].tolist() == [1.0] * 3  # task's: next obs[0]
+    assert ModelEnv(task, head, learned_reward=True).step(obs, act)[1].tolist() == [-1.0] * 3
+    with pytest.raises(UserInputError, match="reward head"):
+        ModelEnv(task, every_member(TwoMembers().step), learned_reward=True).step(obs, act)
+
+
+def test_sampled_member_picks_one_member_per_transition():
+    generator = torch.Generator().manual_seed(0)
+    next_obs, reward = sampled_member(TwoMembers(), generator)(torch.zeros(200, 2), torch.zeros(200, 1))
+    assert reward is None and next_obs.shape == (200, 2)
+    assert set(next_obs[:, 0].tolist()) == {1.0, 2.0}  # each row one member's prediction
+
+
+def test_branches_drop_ended_and_non_finite_transitions_and_keep_the_policy_units():
+    task = counting_task(limit=2.5)
+    seen = []
+
+    def predict(obs, act):
+        seen.append(act.clone())
+        nxt = obs + act * torch.tensor([1.0, 0.0])
+        nxt[obs[:, 1] == 1.0] = float("nan")  # the branch marked 1 blows up at once
+        return nxt, None
+
+    starts = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+    steps = list(branched_rollouts(ModelEnv(task, predict), lambda o: torch.full((o.shape[0], 1), 0.5),
+                                   starts, 5, to_task_units=lambda a: 2 * a))
+    assert torch.equal(seen[0], torch.ones(3, 1))  # the model saw the task's units
+    assert steps[0].act.tolist() == [[0.5], [0.5]]  # the transitions keep the policy's
+    assert steps[0].rows.tolist() == [0, 1] and steps[0].done.tolist() == [False, True]
+    assert [s.rows.tolist() for s in steps] == [[0, 1], [0], [0]]  # 1 -> 2 -> 3 ends branch 0
+    assert steps[-1].done.tolist() == [True] and len(steps) == 3
 
 
 @pytest.mark.parametrize("fraction,expect_buffer", [(0.0, 0), (0.5, 5), (1.0, 10)])
@@ -94,6 +154,6 @@ def test_cuda_end_to_end(tmp_path):
     from stackelberg.cli import run
 
     assert run.main(["--device", "cuda", "--samples", "400", "--initial-samples", "200",
-                     "--samples-per-iteration", "200", "--model-epochs", "1", "--npg-steps", "1",
+                     "--samples-per-iteration", "200", "--model-epochs", "1", "--policy-steps", "1",
                      "--set", "npg.num_trajectories=8", "--set", "npg.horizon_cap=10",
                      "--no-progress", "--out", str(tmp_path / "cuda")]) == 0

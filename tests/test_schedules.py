@@ -62,7 +62,7 @@ def play(schedule, samples=1500):
     return game, model, policy, reports
 
 
-SMALL = dict(initial_samples=300, samples_per_iteration=200, npg_steps=1)
+SMALL = dict(initial_samples=300, samples_per_iteration=200, policy_steps=1)
 
 
 @pytest.mark.parametrize("factory", [PAL, MAL])
@@ -108,9 +108,9 @@ def test_defaults_keep_the_papers_leader_follower_roles():
     them move simultaneously. Every iteration collects at least one whole episode."""
     pal, mal, gda, br = PAL(), MAL(), GDA(), BR()
     assert pal.buffer_capacity is not None and mal.buffer_capacity is None
-    assert pal.model_epochs > mal.model_epochs and pal.npg_steps < mal.npg_steps
-    assert (br.model_epochs, br.npg_steps) == (pal.model_epochs, mal.npg_steps)
-    assert (gda.model_epochs, gda.npg_steps) == (mal.model_epochs, pal.npg_steps)
+    assert pal.model_epochs > mal.model_epochs and pal.policy_steps < mal.policy_steps
+    assert (br.model_epochs, br.policy_steps) == (pal.model_epochs, mal.policy_steps)
+    assert (gda.model_epochs, gda.policy_steps) == (mal.model_epochs, pal.policy_steps)
     assert gda.simultaneous and br.simultaneous and not pal.simultaneous and not mal.simultaneous
     for schedule in (pal, mal, gda, br):
         for horizon in (40, 100, 1000):

@@ -21,7 +21,7 @@ FAST = """
 "schedule.samples_per_iteration" = 250
 "schedule.model_epochs" = 1
 "schedule.model_min_steps" = 5
-"schedule.npg_steps" = 1
+"schedule.policy_steps" = 1
 "run.eval_episodes" = 1
 "npg.num_trajectories" = 8
 "npg.horizon_cap" = 20
@@ -56,7 +56,7 @@ def rows_without_timing(folder):
     (('"npg.horizon_cap" = 20', '"npg.horizon_capp" = 20'), "unknown config key 'npg.horizon_capp'"),
     (('"npg.delta" = 0.02', '"npg.delta" = -1'), "cell inverted-pendulum-mal-s0: npg.delta must be > 0, got -1.0"),
     (('"npg.delta" = 0.02', '"npg.delta" = "abc"'), "npg.delta must be float"),
-    (('"schedule.npg_steps" = 1', '"schedule.npg_steps" = 0'), "schedule.npg_steps must be >= 1"),
+    (('"schedule.policy_steps" = 1', '"schedule.policy_steps" = 0'), "schedule.policy_steps must be >= 1"),
     (('"pal", "mal"', '"pal", "mall"'), "unknown algo 'mall'; valid algos: br, gda, mal, pal"),
     (('["inverted-pendulum"]', '["pendulum"]'), "unknown task 'pendulum'; valid tasks:"),
     (("[overrides.mal]", "[overrides.mall]"), "unknown config key 'mall.npg.delta'"),

@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, Union
 import numpy as np
 import torch
 
+from stackelberg.core.model_env import SyntheticPaths, model_rollouts, replayed
 from stackelberg.models.angles import wrap_to_pi
 from stackelberg.core.errors import UserInputError
 from stackelberg.tasks import Task
@@ -185,33 +186,41 @@ def world_paths(task: Task, policy: Actor, starts: int, horizon: int, seed: int 
     return WorldPaths(states, actions, valid)
 
 
-@torch.no_grad()
-def open_loop_states(model: Stepper, paths: WorldPaths) -> torch.Tensor:
-    """Replay the world's actions in every member from the world's start states.
-    -> (E, N, T + 1, obs_dim)."""
-    E = model.ensemble_size
-    s = paths.states[:, 0].unsqueeze(0).expand(E, -1, -1).contiguous()
-    out = [s]
-    for t in range(paths.actions.shape[1]):
-        a = paths.actions[:, t].unsqueeze(0).expand(E, -1, -1)
-        s = model.step(s, a).cpu()
-        out.append(s)
-    return torch.stack(out, dim=2)
+def _on_cpu(model: Stepper) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    return lambda obs, act: model.step(obs, act).cpu()
 
 
-@torch.no_grad()
-def closed_loop_states(model: Stepper, policy: Actor, start_states: torch.Tensor, horizon: int,
-                       action_clamp: Optional[float] = None) -> torch.Tensor:
-    """The policy's mean action on the model's own states, every member at once.
-    -> (E, N, T + 1, obs_dim)."""
-    E = model.ensemble_size
-    s = start_states.unsqueeze(0).expand(E, -1, -1).contiguous()
-    out = [s]
-    for _ in range(horizon):
-        a = _clamp(policy.act(s, deterministic=True).cpu().float(), action_clamp)
-        s = model.step(s, a).cpu()
-        out.append(s)
-    return torch.stack(out, dim=2)
+def open_loop_paths(model: Stepper, task: Task, paths: WorldPaths) -> SyntheticPaths:
+    """The world's actions replayed in every member from the world's start states, to the
+    horizon whatever the model's termination says (member-major, as `model_rollouts`)."""
+    return model_rollouts(_on_cpu(model), replayed(paths.actions), task, paths.states[:, 0],
+                          model.ensemble_size, paths.actions.shape[1], None, to_horizon=True)
+
+
+def closed_loop_paths(model: Stepper, task: Task, policy: Actor, start_states: torch.Tensor,
+                      horizon: int, action_clamp: Optional[float] = None) -> SyntheticPaths:
+    """The policy's mean action on the model's own states in every member, to the horizon."""
+    act = lambda obs: policy.act(obs, deterministic=True).cpu().float()
+    return model_rollouts(_on_cpu(model), act, task, start_states, model.ensemble_size, horizon,
+                          action_clamp, to_horizon=True)
+
+
+def member_states(paths: SyntheticPaths, ensemble_size: int) -> torch.Tensor:
+    """Member-major paths' states as (E, N, T + 1, obs_dim)."""
+    states = paths.states()
+    return states.reshape(ensemble_size, -1, *states.shape[1:])
+
+
+def open_loop_states(model: Stepper, task: Task, paths: WorldPaths) -> torch.Tensor:
+    """`open_loop_paths`' states: (E, N, T + 1, obs_dim)."""
+    return member_states(open_loop_paths(model, task, paths), model.ensemble_size)
+
+
+def closed_loop_states(model: Stepper, task: Task, policy: Actor, start_states: torch.Tensor,
+                       horizon: int, action_clamp: Optional[float] = None) -> torch.Tensor:
+    """`closed_loop_paths`' states: (E, N, T + 1, obs_dim)."""
+    return member_states(closed_loop_paths(model, task, policy, start_states, horizon,
+                                           action_clamp), model.ensemble_size)
 
 
 def error_curves(world: WorldPaths, model_states: torch.Tensor, component: Component) -> torch.Tensor:
@@ -286,8 +295,9 @@ def model_error_amplification(policy: Actor, model: Stepper, task: Task, starts:
     horizon = min(int(horizon), task.horizon)
     comp = resolve_component(component, task.obs_dim, task.angle_dims)
     world = world_paths(task, policy, starts, horizon, seed, action_clamp)
-    open_states = open_loop_states(model, world)
-    closed_states = closed_loop_states(model, policy, world.states[:, 0], horizon, action_clamp)
+    open_states = open_loop_states(model, task, world)
+    closed_states = closed_loop_states(model, task, policy, world.states[:, 0], horizon,
+                                       action_clamp)
     return ErrorAmplification(open_loop=error_curves(world, open_states, comp),
                               closed_loop=error_curves(world, closed_states, comp),
                               alive=world.valid.sum(0), component=comp.name, starts=starts)

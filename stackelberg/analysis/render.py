@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -29,6 +28,8 @@ import numpy as np
 import torch
 
 from stackelberg.core.errors import UserInputError
+from stackelberg.runner.run_folder import BEST_POLICY, CHECKPOINT, SNAPSHOTS, RunFolder, \
+    load_checkpoint, unreadable_reason
 from stackelberg.analysis.video import MAX_FPS, RenderBackendError, VideoWriter, draw_text_box, \
     offscreen_renderer, side_by_side
 from stackelberg.tasks import Task
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from stackelberg.worlds.perturbations import Perturbation
 
 LOOPS = ("open", "closed")
-SNAPSHOT = re.compile(r"iter_(\d+)\.pt$")
 
 
 # --- cameras ----------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ class _RecordPoses(gym.Wrapper):
         self.qvel: list[np.ndarray] = []
 
     def _record(self) -> None:
-        data = self.env.unwrapped.data
+        data = _simulation(self.env).data
         self.qpos.append(data.qpos.copy())
         self.qvel.append(data.qvel.copy())
 
@@ -313,6 +313,11 @@ class VideoSummary:
     episodes: list[EpisodeResult] = field(default_factory=list)
 
 
+def _simulation(env: gym.Env) -> Any:
+    """A MuJoCo env's unwrapped self, whose `model` and `data` gymnasium's `Env` does not declare."""
+    return env.unwrapped
+
+
 def _env_dt(env: gym.Env) -> float:
     dt = getattr(env.unwrapped, "dt", None)
     return float(dt) if dt else 1.0 / float(env.metadata.get("render_fps", 30))
@@ -330,30 +335,25 @@ def _flag(value: Optional[bool]) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
 
-@torch.no_grad()
 def _predict(task: Task, model: "Stepper", policy: "Actor", obs: torch.Tensor, act: torch.Tensor,
              loop: str, member: int, action_clamp: Optional[float]) -> Prediction:
     """Roll `model` from the episode's start state: the world's actions (open loop) or the
-    policy's mean action on the model's own states (closed loop), as `diagnostics` does."""
-    from stackelberg.analysis.diagnostics import WorldPaths, closed_loop_states, open_loop_states
+    policy's mean action on the model's own states (closed loop), as `diagnostics` does; the
+    predicted return and end are the model-env's."""
+    from stackelberg.analysis.diagnostics import WorldPaths, closed_loop_paths, open_loop_paths
 
     steps = act.shape[0]
     if loop == "open":
-        paths = WorldPaths(states=obs.unsqueeze(0), actions=act.unsqueeze(0),
+        world = WorldPaths(states=obs.unsqueeze(0), actions=act.unsqueeze(0),
                            valid=torch.ones(1, steps + 1, dtype=torch.bool))
-        states = open_loop_states(model, paths)[member, 0]
-        actions = act
+        paths = open_loop_paths(model, task, world)
     else:
-        states = closed_loop_states(model, policy, obs[:1], steps, action_clamp)[member, 0]
-        actions = policy.act(states[:-1], deterministic=True).cpu().float()
-        if action_clamp is not None:
-            actions = actions.clamp(-action_clamp, action_clamp)
-    states = states.float()
-    reward = task.reward_fn(states[:-1], actions, states[1:]).float()
-    done = task.termination_fn(states[:-1], actions, states[1:])
-    ended = int(done.nonzero()[0, 0]) if bool(done.any()) else None
+        paths = closed_loop_paths(model, task, policy, obs[:1], steps, action_clamp)
+    one = paths.keep(torch.tensor([member]))  # one start state: path e is member e's
+    states = one.states()[0].float()
+    ended = int(one.lengths[0]) - 1 if bool(one.terminated[0]) else None
     last = steps if ended is None else ended + 1
-    reward = torch.nan_to_num(reward)
+    reward = torch.nan_to_num(one.reward[0].float())
     reward[last:] = 0.0
     returns = torch.cat([torch.zeros(1), reward.cumsum(0)]).numpy()
     success = None if task.success_fn is None else bool(task.success_fn(states[:last + 1]))
@@ -380,26 +380,17 @@ def render_video(task: Task, policy: "Actor", path: Union[str, Path], *, episode
     from stackelberg.worlds.perturbations import apply_perturbation
     from stackelberg.worlds.collect import judge_episodes, run_episode
 
-    if loop is not None and model is None:
-        raise UserInputError("a model view needs a model")
-    pose = pose_for(task.name) if loop is not None else None
-    if loop is not None and model.ensemble_size < 1:
-        raise UserInputError("--model needs a model player, and this run played without one "
-                             "(a model-free policy player)")
-    if loop is not None and not 0 <= member < model.ensemble_size:
-        raise UserInputError(f"--member must be in 0..{model.ensemble_size - 1} (the model has "
-                             f"{model.ensemble_size} members), got {member}")
+    view = None if loop is None else _ModelView.checked(task, model, loop, member, action_clamp)
     base_env = task.make_env(seed)
     try:
         for p in perturbations:
             apply_perturbation(task, base_env, p)
-        env = _RecordPoses(base_env)
-        if max_steps is not None:
-            env = gym.wrappers.TimeLimit(env, max_episode_steps=max_steps)
+        recorder = _RecordPoses(base_env)
+        env: gym.Env = recorder if max_steps is None else \
+            gym.wrappers.TimeLimit(recorder, max_episode_steps=max_steps)
         if not hasattr(base_env.unwrapped, "data"):
             raise UserInputError(f"task {task.name!r} is not a MuJoCo env (no .data to film)")
-        recorder = env if isinstance(env, _RecordPoses) else env.env
-        sim_model = base_env.unwrapped.model
+        sim_model = _simulation(base_env).model
         cam = make_camera(sim_model, task.name, camera)  # fail on a bad camera before playing
         dt = _env_dt(base_env)
         skip = frame_skip or max(1, math.ceil(1.0 / (dt * MAX_FPS)))
@@ -418,16 +409,16 @@ def render_video(task: Task, policy: "Actor", path: Union[str, Path], *, episode
                                            success=None if np.isnan(success[0]) else bool(success[0]),
                                            terminated=traj.terminated)
                     obs = torch.cat([traj.obs, traj.next_obs[-1:]])
-                    prediction = None
-                    if loop is not None:
-                        prediction = _predict(task, model, policy, obs, traj.act, loop, member,
-                                              action_clamp)
+                    pane = None
+                    if view is not None:
+                        prediction = _predict(task, view.model, policy, obs, traj.act, view.loop,
+                                              view.member, view.action_clamp)
                         result.predicted_return = float(prediction.returns[-1])
                         result.predicted_success = prediction.success
-                    _film_episode(writer, renderer, cam, base_env.unwrapped.model, recorder, traj,
-                                  result, prediction, pose, dt, skip, hold_frames,
-                                  title=title, episode=episode, episodes=episodes, loop=loop,
-                                  member=member)
+                        pane = _ModelPane(view, prediction, sim_model, recorder.qpos[0], dt)
+                    _film_episode(writer, renderer, cam, sim_model, recorder, traj, result, pane,
+                                  skip, hold_frames, title=title, episode=episode,
+                                  episodes=episodes)
                     results.append(result)
                     if on_episode is not None:
                         on_episode(episode, result)
@@ -441,32 +432,90 @@ def render_video(task: Task, policy: "Actor", path: Union[str, Path], *, episode
     return VideoSummary(path=out, frames=frames, size=size, fps=fps, episodes=results)
 
 
+@dataclass
+class _ModelView:
+    """`--model`: the model, the loop and the member filmed beside the world, and the task's
+    map from a predicted observation to a MuJoCo pose."""
+
+    model: "Stepper"
+    loop: str
+    member: int
+    pose: PoseFn
+    action_clamp: Optional[float]
+
+    @classmethod
+    def checked(cls, task: Task, model: Optional["Stepper"], loop: str, member: int,
+                action_clamp: Optional[float]) -> "_ModelView":
+        if model is None:
+            raise UserInputError("a model view needs a model")
+        pose = pose_for(task.name)
+        if model.ensemble_size < 1:
+            raise UserInputError("--model needs a model player, and this run played without one "
+                                 "(a model-free policy player)")
+        if not 0 <= member < model.ensemble_size:
+            raise UserInputError(f"--member must be in 0..{model.ensemble_size - 1} (the model "
+                                 f"has {model.ensemble_size} members), got {member}")
+        return cls(model, loop, member, pose, action_clamp)
+
+
+class _ModelPane:
+    """The model's side of an episode's frames: the predicted observations posed, step by step,
+    in a copy of the MuJoCo model (its scene markers move with the prediction), until a
+    prediction is not finite."""
+
+    def __init__(self, view: _ModelView, prediction: Prediction, sim_model: Any,
+                 start_qpos: np.ndarray, dt: float):
+        import mujoco
+
+        self.view, self.prediction, self.dt = view, prediction, dt
+        self.model = copy.deepcopy(sim_model)
+        self.data = mujoco.MjData(self.model)
+        self.data.qpos[:] = start_qpos
+        self.diverged_at: Optional[int] = None
+
+    def advance(self, t: int) -> None:
+        """Pose step t's prediction (every step, in order: positions may be integrated)."""
+        if self.diverged_at is not None:
+            return
+        predicted = self.prediction.states[t]
+        if self.prediction.finite[t] and np.abs(predicted).max() < 1e6:
+            self.view.pose(predicted, self.model, self.data, self.dt)
+        else:
+            self.diverged_at = t
+
+    def frame(self, renderer: Any, cam: Any, t: int, last: bool) -> np.ndarray:
+        import mujoco
+
+        mujoco.mj_forward(self.model, self.data)
+        renderer.update_scene(self.data, camera=cam)
+        prediction = self.prediction
+        lines = [f"model: member {self.view.member}, {self.view.loop} loop",
+                 f"predicted return {prediction.returns[t]:.1f}"]
+        if prediction.ended is not None and t > prediction.ended:
+            lines.append(f"model says: terminated at t {prediction.ended + 1}")
+        if self.diverged_at is not None:
+            lines.append(f"prediction not finite from t {self.diverged_at}")
+        if last and prediction.success is not None:
+            lines[1] += f"   success {_flag(prediction.success)}"
+        return draw_text_box(renderer.render(), lines)
+
+
 def _film_episode(writer: VideoWriter, renderer: Any, cam: Any, sim_model: Any,
                   recorder: _RecordPoses, traj: Any, result: EpisodeResult,
-                  prediction: Optional[Prediction], pose: Optional[PoseFn], dt: float, skip: int,
-                  hold_frames: int, *, title: str, episode: int, episodes: int,
-                  loop: Optional[str], member: int) -> None:
+                  pane: Optional[_ModelPane], skip: int, hold_frames: int, *, title: str,
+                  episode: int, episodes: int) -> None:
     """Re-pose the world from the recorded states (and the model view from the predicted
     observations) and write the frames with their overlays."""
     import mujoco
 
     world = mujoco.MjData(sim_model)
-    pane_model = copy.deepcopy(sim_model) if prediction is not None else None
-    pane = mujoco.MjData(pane_model) if pane_model is not None else None
-    if pane is not None:
-        pane.qpos[:] = recorder.qpos[0]
     rewards = np.concatenate([[0.0], np.cumsum(traj.reward.numpy().astype(np.float64))])
     steps = result.steps
     shots = set(frame_steps(steps, skip))
     frame = None
-    diverged_at: Optional[int] = None
     for t in range(steps + 1):
-        if pane is not None and t > 0 and diverged_at is None:
-            predicted = prediction.states[t]
-            if prediction.finite[t] and np.abs(predicted).max() < 1e6:
-                pose(predicted, pane_model, pane, dt)
-            else:
-                diverged_at = t
+        if pane is not None and t > 0:
+            pane.advance(t)
         if t not in shots:
             continue
         world.qpos[:], world.qvel[:] = recorder.qpos[t], recorder.qvel[t]
@@ -480,24 +529,15 @@ def _film_episode(writer: VideoWriter, renderer: Any, cam: Any, sim_model: Any,
             lines.append(f"return {result.ret:.1f}{judged}{end}")
         else:
             lines.append(f"return {rewards[t]:.1f}")
-        if prediction is not None:
+        if pane is not None:
             lines[0] = ("world: " + lines[0]).strip()
         frame = draw_text_box(renderer.render(), [line for line in lines if line])
-        if prediction is not None:
-            mujoco.mj_forward(pane_model, pane)
-            renderer.update_scene(pane, camera=cam)
-            model_lines = [f"model: member {member}, {loop} loop",
-                           f"predicted return {prediction.returns[t]:.1f}"]
-            if prediction.ended is not None and t > prediction.ended:
-                model_lines.append(f"model says: terminated at t {prediction.ended + 1}")
-            if diverged_at is not None:
-                model_lines.append(f"prediction not finite from t {diverged_at}")
-            if last and prediction.success is not None:
-                model_lines[1] += f"   success {_flag(prediction.success)}"
-            frame = side_by_side(frame, draw_text_box(renderer.render(), model_lines))
+        if pane is not None:
+            frame = side_by_side(frame, pane.frame(renderer, cam, t, last))
         writer.append(frame)
-    for _ in range(hold_frames):
-        writer.append(frame)
+    if frame is not None:  # the last step is always filmed: hold it
+        for _ in range(hold_frames):
+            writer.append(frame)
 
 
 # --- the run folder ---------------------------------------------------------------------------
@@ -515,7 +555,8 @@ class PolicySource:
 def find_policy_file(folder: Path, checkpoint: Optional[str], iteration: Optional[int],
                      need_model: bool) -> tuple[Path, str]:
     """The file to load and a short name for it: --checkpoint, the snapshot of --iteration,
-    checkpoint.pt when a model is needed (policy_best.pt keeps no model), else policy_best.pt."""
+    the run's checkpoint when a model is needed (the best policy's file keeps no model), else
+    the best policy's file."""
     if checkpoint is not None and iteration is not None:
         raise UserInputError("pass --checkpoint or --iteration, not both")
     if checkpoint is not None:
@@ -523,26 +564,24 @@ def find_policy_file(folder: Path, checkpoint: Optional[str], iteration: Optiona
         if not path.is_file():
             raise UserInputError(f"--checkpoint {checkpoint}: no such file")
         return path, path.stem
+    run = RunFolder(folder)
     if iteration is not None:
-        path = folder / "snapshots" / f"iter_{iteration:04d}.pt"
+        path = run.snapshot_file(iteration)
         if not path.is_file():
-            found = sorted(int(m.group(1)) for p in (folder / "snapshots").glob("iter_*.pt")
-                           if (m := SNAPSHOT.search(p.name)))
+            found = sorted(run.snapshots())
             have = (f"snapshots exist for iterations {', '.join(map(str, found))}" if found else
                     "the run has no snapshots (run.snapshot_every = 0, or it stopped before one)")
             raise UserInputError(f"no snapshot for iteration {iteration} in {folder}; {have}")
         return path, path.stem
-    name = "checkpoint.pt" if need_model else "policy_best.pt"
-    path = folder / name
+    path = run.checkpoint_file if need_model else run.best_policy_file
     if not path.is_file():
-        checkpoint_file = folder / "checkpoint.pt"
-        if name == "policy_best.pt" and checkpoint_file.is_file():  # iterations, no evaluation
+        if not need_model and run.checkpoint_file.is_file():  # iterations, no evaluation
             raise UserInputError(
-                f"{folder} has no policy_best.pt: a run keeps one once its policy was evaluated, "
+                f"{folder} has no {path.name}: a run keeps one once its policy was evaluated, "
                 f"and this one was not (run.eval_episodes = 0); film its last policy with "
-                f"--checkpoint {shlex.quote(str(checkpoint_file))}, or a snapshot with "
+                f"--checkpoint {shlex.quote(str(run.checkpoint_file))}, or a snapshot with "
                 f"--iteration N")
-        raise UserInputError(f"{folder} has no {name} (a run writes it after its first "
+        raise UserInputError(f"{folder} has no {path.name} (a run writes it after its first "
                              f"iteration); pass --checkpoint PATH or --iteration N")
     return path, path.stem
 
@@ -550,18 +589,16 @@ def find_policy_file(folder: Path, checkpoint: Optional[str], iteration: Optiona
 def load_policy_source(path: Path, stem: str, need_model: bool) -> PolicySource:
     """Read a run file without executing code; a damaged or foreign file is a one-line error,
     not a traceback, and the overlay's label says which iteration it is."""
-    from stackelberg.runner.run_folder import load_checkpoint, unreadable_reason
-
     try:
         state = load_checkpoint(path)
     except Exception as err:  # truncated, corrupted or foreign: one line, no traceback
         raise UserInputError(f"cannot load {path}: {unreadable_reason(err)}") from None
     if not isinstance(state, dict) or "policy" not in state:
-        raise UserInputError(f"{path} holds no policy (expected a run's policy_best.pt, "
-                             f"checkpoint.pt or snapshots/iter_*.pt)")
+        raise UserInputError(f"{path} holds no policy (expected a run's {BEST_POLICY}, "
+                             f"{CHECKPOINT} or {SNAPSHOTS}/iter_*.pt)")
     if need_model and "model" not in state:
-        raise UserInputError(f"{path} holds no model (policy_best.pt keeps only the policy); "
-                             f"use --iteration N or --checkpoint RUN/checkpoint.pt")
+        raise UserInputError(f"{path} holds no model ({BEST_POLICY} keeps only the policy); "
+                             f"use --iteration N or --checkpoint RUN/{CHECKPOINT}")
     parts = []
     if "iteration" in state:
         # checkpoint.pt counts the iterations done; snapshots and policy_best name their own
@@ -590,7 +627,7 @@ def video_during_training(game: "Game", out: Union[str, Path], iteration: int,
     global _hook_off_reason
     if _hook_off_reason is not None:
         return None
-    path = Path(out) / "videos" / f"iter_{iteration:04d}.mp4"
+    path = RunFolder(out).video_file(f"iter_{iteration:04d}")
     try:
         render_video(game.task, game.policy, path, seed=seed + 20_000,
                      perturbations=list(game.perturbations.fired),

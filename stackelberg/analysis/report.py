@@ -33,6 +33,7 @@ from stackelberg.config import Config, RunConfig, keys_where, saved_without_key
 from stackelberg.core.bins import bin_means
 from stackelberg.core.registry import entries
 from stackelberg.core.errors import UserInputError
+from stackelberg.runner.run_folder import RunFolder
 
 
 @dataclass
@@ -193,9 +194,10 @@ def read_config(path: Path) -> dict[str, Any]:
 
 
 def load_run(folder: Path, metric: str) -> RunCurve:
-    metrics, config = folder / "metrics.csv", folder / "config.toml"
+    files = RunFolder(folder)
+    metrics, config = files.metrics_file, files.config_file
     if not metrics.is_file() or not config.is_file():
-        raise UserInputError(f"{folder} is not a run folder (needs metrics.csv and config.toml)")
+        raise UserInputError(f"{folder} is not a run folder (needs {metrics.name} and {config.name})")
     rows, samples, values, seconds = read_metrics(metrics, metric)
     resolved = read_config(config)
     run = resolved["run"]
@@ -665,14 +667,15 @@ def timing_table(curves: Sequence[RunCurve], target: Optional[float] = None,
     lines = ["seconds after the initial iteration, from each run's metrics.csv", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in curves:
-        rows, samples, _, _ = read_metrics(Path(c.folder) / "metrics.csv", "seconds")
+        metrics = RunFolder(c.folder).metrics_file
+        rows, samples, _, _ = read_metrics(metrics, "seconds")
         kept = [r for r, s in zip(rows, samples) if s <= c.samples[-1]]
         later = kept[1:]
         total = sum(float(r["seconds"]) for r in later)
         cells = [c.task, c.algo, str(c.seed), str(int(samples[0])), f"{float(kept[0]['seconds']):.1f}"]
         if later:
             cells.append(f"{1000 * total / (c.samples[-1] - samples[0]):.1f}")
-            where = f"{c.folder}/metrics.csv"
+            where = str(metrics)
             cells += [f"{sum(_number(r[f'{p}_seconds'], f'{where}: {p}_seconds', True) for r in later) / total:.0%}"
                       if total > 0 and all(f"{p}_seconds" in r for r in later) else "-"
                       for p in _PHASES]

@@ -17,7 +17,7 @@ threads = 1                             # torch threads per cell (default 1)
 [overrides]                             # any config section.key, for every cell
 "npg.delta" = 0.05
 [overrides.mal]                         # only for the cells of one algorithm (or one task);
-"schedule.npg_steps" = 25               # precedence: [overrides] < task < algorithm
+"schedule.policy_steps" = 25               # precedence: [overrides] < task < algorithm
 ```
 
 Nested tables work too: `[overrides.npg]` with `delta = 0.05` is `"npg.delta" = 0.05`.

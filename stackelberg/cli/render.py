@@ -15,6 +15,8 @@ from stackelberg.analysis.render import (LOOPS, _flag, find_policy_file, load_po
 from stackelberg.core.errors import UserInputError, check_output_dir, exit_with
 from stackelberg.cli.args import ArgumentParser, path_text
 from stackelberg.core.registry import policy_entry
+from stackelberg.runner.run_folder import RunFolder
+
 def _even_size(text: str) -> int:
     value = int(text)
     if value < 16 or value > 4096 or value % 2:
@@ -79,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _output_path(args: argparse.Namespace, folder: Path, stem: str) -> tuple[Path, bool]:
+def _output_path(args: argparse.Namespace, folder: RunFolder, stem: str) -> tuple[Path, bool]:
     gif = args.gif
     if args.out is not None:
         out = Path(args.out)
@@ -93,7 +95,7 @@ def _output_path(args: argparse.Namespace, folder: Path, stem: str) -> tuple[Pat
             raise UserInputError(f"--out {args.out}: the name must end in .mp4 or .gif")
         return out, gif
     name = stem + ("-stochastic" if args.stochastic else "") + (f"-model-{args.model}" if args.model else "")
-    return folder / "videos" / f"{name}.{'gif' if gif else 'mp4'}", gif
+    return folder.video_file(name, gif), gif
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -101,28 +103,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    folder = Path(args.run)
+    folder = RunFolder(args.run)
     try:
         from stackelberg.runner.players import build_players
-        from stackelberg.config import load_saved_config
         from stackelberg.worlds.perturbations import parse_perturbation, resolve
 
-        if not folder.is_dir():
-            raise UserInputError(f"{folder} is not a run folder (no such directory)")
-        if not (folder / "config.toml").is_file():
-            raise UserInputError(f"{folder} is not a run folder (no config.toml)")
+        if not folder.path.is_dir():
+            raise UserInputError(f"{folder.path} is not a run folder (no such directory)")
+        folder.require()
         if args.model == "closed" and args.stochastic:
             raise UserInputError("--model closed compares the policy's mean action in world and "
                                  "model; drop --stochastic (or use --model open)")
-        config = load_saved_config(folder / "config.toml")
+        config = folder.read_config()
         config.validate()
         if config.run.task not in tasks.names():
-            raise UserInputError(f"{folder}: unknown task {config.run.task!r}; valid tasks: "
+            raise UserInputError(f"{folder.path}: unknown task {config.run.task!r}; valid tasks: "
                                  f"{', '.join(tasks.names())}")
         task = tasks.make(config.run.task)
         if args.model:
             pose_for(task.name)
-        path, stem = find_policy_file(folder, args.checkpoint, args.iteration, bool(args.model))
+        path, stem = find_policy_file(folder.path, args.checkpoint, args.iteration, bool(args.model))
         source = load_policy_source(path, stem, bool(args.model))
         policy, model = build_players(config, task, "cpu")
         try:

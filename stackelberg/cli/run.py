@@ -22,8 +22,8 @@ from typing import Any, Optional, Sequence
 import torch
 
 from stackelberg import tasks
-from stackelberg.config import (Config, check_device, config_changes, config_from_record,
-                                config_record, config_to_toml, keys_where, load_toml,
+from stackelberg.config import (RENAMED_KEYS, Config, check_device, config_changes,
+                                config_from_record, config_record, config_to_toml, keys_where, load_toml,
                                 record_keys, refuse_unresumable, resolve_config, resumable_keys,
                                 resume_config)
 from stackelberg.core.errors import NonFiniteError, UserInputError, check_output_dir, exit_with, from_os_error, make_output_dir
@@ -84,8 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "dynamics@5000:target=damping,scale=2, goals@8000")
     knobs = p.add_argument_group("schedule knobs (override the algorithm's defaults)")
     for name in SCHEDULE_KNOBS:
-        knobs.add_argument("--" + name.replace("_", "-"), dest="schedule_" + name, metavar="V",
-                           help=_knob_help(name))
+        keys = ["schedule." + name] + [old for old, new in RENAMED_KEYS.items()
+                                       if new == "schedule." + name]  # older names stay flags
+        flags = ["--" + key.partition(".")[2].replace("_", "-") for key in keys]
+        knobs.add_argument(*flags, dest="schedule_" + name, metavar="V", help=_knob_help(name))
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any config value, e.g. --set npg.delta=0.02 (repeatable)")
     p.add_argument("--tensorboard", action="store_true",
@@ -317,13 +319,14 @@ def divergence_message(err: NonFiniteError, game: Any, config: Config, out: Path
     """What diverged, what is kept (the checkpoint only if one was written: `saved` is its
     (iterations, samples)) and the command that goes on with a smaller step."""
     lines = [f"error: training diverged: {err}"]
+    folder = RunFolder(out)
     if saved is not None:
-        lines.append(f"The last good checkpoint is {out / 'checkpoint.pt'} ({saved[0]} "
+        lines.append(f"The last good checkpoint is {folder.checkpoint_file} ({saved[0]} "
                      f"iterations, {saved[1]} samples); every collected transition is in "
-                     f"{out / 'data'}.")
+                     f"{folder.data_dir}.")
     else:
         lines.append(f"It diverged in its first iteration, before any checkpoint was written; "
-                     f"the transitions it collected are in {out / 'data'}.")
+                     f"the transitions it collected are in {folder.data_dir}.")
     knob = knob_to_lower(err, game, config)
     section, _, name = (knob or "").partition(".")
     value = getattr(config.section(section), name, None) if knob else None
@@ -393,8 +396,9 @@ def load_game_state_or_refuse(game: Any, state: dict, path: Path, out: Path) -> 
         raise
     except Exception as err:  # shapes or keys that do not fit: config.toml was edited
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
-        raise UserInputError(f"{path} does not fit {out / 'config.toml'} ({reason}); was "
-                             f"config.toml edited? Restore it, or start a new run") from None
+        config_file = RunFolder(out).config_file
+        raise UserInputError(f"{path} does not fit {config_file} ({reason}); was "
+                             f"{config_file.name} edited? Restore it, or start a new run") from None
 
 
 def _build(build_players: Any, config: Config, task: Any, device: torch.device) -> tuple:
@@ -454,8 +458,9 @@ def play(config: Config, device: torch.device, out: Path, progress: bool = True,
     except (UserInputError, KeyboardInterrupt) as err:
         if lock is not None:
             lock.close()
-            if created and [p.name for p in out.iterdir()] == [".lock"]:  # leave no trace
-                (out / ".lock").unlink()
+            lock_file = RunFolder(out).lock_file
+            if created and [p.name for p in out.iterdir()] == [lock_file.name]:  # leave no trace
+                lock_file.unlink()
                 out.rmdir()
         if isinstance(err, KeyboardInterrupt):
             raise
@@ -574,7 +579,7 @@ def lock_run_folder(out: Path, resume: bool = True) -> typing.TextIO:
 
     make_output_dir(out, "run folder")
     try:
-        handle = open(out / ".lock", "a")
+        handle = open(RunFolder(out).lock_file, "a")
     except OSError as err:
         raise UserInputError(f"cannot write into {out}: {err.strerror or err}") from None
     try:

@@ -127,7 +127,7 @@ class Game:
         return FitReport(steps=0, train_loss=loss)
 
     def _improve(self):
-        return self.policy.improve(self.model, self.replay, self.initial_states, self.schedule.npg_steps)
+        return self.policy.improve(self.model, self.replay, self.initial_states, self.schedule.policy_steps)
 
     @property
     def has_model(self) -> bool:

@@ -42,7 +42,7 @@ class Schedule:
                                 resumable=True)
     model_max_steps: int = knob(100_000, "at most this many model steps per fit", limits=">= 1",
                                 resumable=True)
-    npg_steps: int = knob(4, "policy improvement steps per iteration", limits=">= 1",
+    policy_steps: int = knob(4, "policy improvement steps per iteration", limits=">= 1",
                           resumable=True)
 
     def samples_for(self, horizon: int) -> int:
@@ -64,21 +64,21 @@ def PAL(**overrides) -> Schedule:
 def MAL(**overrides) -> Schedule:
     """Model as leader: conservative model (all data, 10 epochs), aggressive policy (K=25)."""
     base = Schedule(name="mal", initial_samples=5000, samples_horizon_multiple=20,
-                    samples_cap=3000, buffer_capacity=None, model_epochs=10, npg_steps=25)
+                    samples_cap=3000, buffer_capacity=None, model_epochs=10, policy_steps=25)
     return replace(base, **overrides)
 
 
 def GDA(**overrides) -> Schedule:
     """Gradient descent-ascent: simultaneous, both conservative (policy K=4, model as MAL's)."""
     base = Schedule(name="gda", simultaneous=True, buffer_capacity=None, model_epochs=10,
-                    npg_steps=4)
+                    policy_steps=4)
     return replace(base, **overrides)
 
 
 def BR(**overrides) -> Schedule:
     """Best response: simultaneous, both aggressive (policy K=25, model as PAL's)."""
     base = Schedule(name="br", simultaneous=True, buffer_capacity=2500, model_epochs=100,
-                    npg_steps=25)
+                    policy_steps=25)
     return replace(base, **overrides)
 
 

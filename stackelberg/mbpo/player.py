@@ -32,6 +32,7 @@ import torch
 
 from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer
 from stackelberg.core.knobs import check_settings
+from stackelberg.core.model_env import ModelEnv, branched_rollouts, sampled_member
 from stackelberg.core.errors import NonFiniteError, UserInputError
 from stackelberg.mbpo.actions import BoxActions
 from stackelberg.mbpo.config import MBPO_TASK_DEFAULTS, MBPOConfig, SACConfig, mbpo_config_for
@@ -105,50 +106,25 @@ class MBPOPolicyPlayer:
         synthetic = self.model_buffer.sample(cfg.batch_size - n_real, self.generator)
         return {k: torch.cat([parts[k], synthetic[k]]) for k in parts}
 
-    def _model_step(self, model: ModelPlayer, obs: torch.Tensor, act: torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Next state and reward of one synthetic step (actions in env units)."""
-        reward: Optional[torch.Tensor] = None
-        if hasattr(model, "sample"):
-            next_obs, reward = model.sample(obs, act, self.generator)
-        else:
-            every = model.step(obs, act)  # (E, B, d)
-            member = torch.randint(0, every.shape[0], (obs.shape[0],), generator=self.generator)
-            next_obs = every[member.to(every.device), torch.arange(obs.shape[0], device=every.device)]
-        next_obs = next_obs.to(self.device)
-        if self.config.learned_reward:
-            if reward is None:
-                raise UserInputError("mbpo.learned_reward = true needs a model player with a reward "
-                                     "head (ProbabilisticEnsemble); set it false to use the task's")
-            return next_obs, reward.to(self.device)
-        return next_obs, self.task.reward_fn(obs, act, next_obs)
-
-    @torch.no_grad()
     def branched_rollouts(self, model: ModelPlayer, replay: ReplayBuffer, n: int, k: int
                           ) -> tuple[float, float]:
         """`n` rollouts of up to `k` steps from uniformly drawn real states, into the model
         buffer. Returns (mean return, mean length) of the rollouts. Non-finite predictions are
         dropped and end their rollout."""
+        if self.config.learned_reward and not hasattr(model, "sample"):
+            raise UserInputError("mbpo.learned_reward = true needs a model player with a reward "
+                                 "head (ProbabilisticEnsemble); set it false to use the task's")
+        env = ModelEnv(self.task, sampled_member(model, self.generator), self.config.learned_reward,
+                       self.device)
+        policy = lambda obs: self.sac.actor.act(obs, self.noise)
         starts = replay.sample_states(n, self.generator).to(self.device)
         total_return, total_steps = 0.0, 0
         for chunk in starts.split(self.config.rollout_chunk):
-            obs = chunk
             returns = torch.zeros(chunk.shape[0], device=self.device)
-            alive = torch.arange(chunk.shape[0], device=self.device)
-            for _ in range(k):
-                act = self.sac.actor.act(obs, self.noise)
-                act_env = self.actions.to_env(act)
-                next_obs, reward = self._model_step(model, obs, act_env)
-                done = self.task.termination_fn(obs, act_env, next_obs).bool()
-                finite = torch.isfinite(next_obs).all(-1) & torch.isfinite(reward)
-                self.model_buffer.add(obs[finite], act[finite], reward[finite], next_obs[finite],
-                                      done[finite])
-                returns[alive[finite]] += reward[finite]
-                total_steps += int(finite.sum())
-                keep = finite & ~done
-                obs, alive = next_obs[keep], alive[keep]
-                if obs.shape[0] == 0:
-                    break
+            for step in branched_rollouts(env, policy, chunk, k, self.actions.to_env):
+                self.model_buffer.add(step.obs, step.act, step.reward, step.next_obs, step.done)
+                returns[step.rows] += step.reward
+                total_steps += step.rows.shape[0]
             total_return += returns.sum().item()
         return total_return / max(n, 1), total_steps / max(n, 1)
 

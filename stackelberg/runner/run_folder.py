@@ -102,6 +102,11 @@ class RunFolder:
         return self.path / CHANGES_LOG
 
     @property
+    def lock_file(self) -> Path:
+        """Locked while a process writes the run (`cli.run.lock_run_folder`)."""
+        return self.path / LOCK
+
+    @property
     def data_dir(self) -> Path:
         return self.path / DATA
 
