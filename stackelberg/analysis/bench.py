@@ -169,7 +169,7 @@ def bench_ensemble_variants(obs_dim: int, act_dim: int, batch: int, repeats: int
     net = model.net
     members = base.member_loop(net)
     low_precision = DynamicsEnsemble(obs_dim, act_dim, replace(config, fit_precision="bfloat16"))
-    variants = {
+    variants: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], torch.optim.Optimizer]] = {
         "loop_foreach_adam": (lambda t: base.loop_forward(members, t),
                               torch.optim.Adam(members.parameters(), lr=config.lr)),
         "batched_foreach_adam": (net, torch.optim.Adam(net.parameters(), lr=config.lr)),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import torch
 from torch import nn
@@ -102,13 +102,14 @@ class NPGPolicyPlayer(nn.Module):
                                      "rejected_steps": rejected,
                                      "log_std": self.policy.log_std.mean().item()})
 
-    def state_dict(self, *args, **kwargs) -> dict:  # type: ignore[override]
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        """torch's module state under "module", with the value optimizer and both generators."""
         return {"module": super().state_dict(*args, **kwargs),
                 "value_optimizer": self.value.optimizer.state_dict(),
                 "generator": self.generator.get_state(), "noise": self.noise.get_state()}
 
-    def load_state_dict(self, state: dict, strict: bool = True):  # type: ignore[override]
-        super().load_state_dict(state["module"], strict=strict)
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True, assign: bool = False) -> None:
+        super().load_state_dict(state["module"], strict=strict, assign=assign)
         self.value.optimizer.load_state_dict(state["value_optimizer"])
         self.generator.set_state(state["generator"])
         self.noise.set_state(state["noise"])
