@@ -122,9 +122,11 @@ def test_existing_run_folder_is_not_overwritten(tmp_path, capsys):
 
 def test_divergence_stops_cleanly_and_keeps_checkpoint_and_data(tmp_path, monkeypatch, capsys):
     original = DynamicsEnsemble.fit
+    fits = []
 
     def fit_then_diverge(self, *args, **kwargs):
-        if self.fits >= 1:
+        fits.append(1)
+        if len(fits) > 1:
             with torch.no_grad():
                 self.net.net[0].weight.fill_(float("nan"))
         return original(self, *args, **kwargs)

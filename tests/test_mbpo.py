@@ -139,8 +139,9 @@ def test_elites_are_the_members_with_lowest_holdout_error():
     assert sorted(model.elites.tolist()) == [0, 1, 3, 5, 6]
     assert model.holdout_mse.tolist() == pytest.approx([v * v for v in values], rel=1e-4)
     assert report.train_loss == pytest.approx(np.mean([0.0, 0.01, 0.04, 0.09, 0.25]), rel=1e-4)
-    # nothing improves after the first epoch: stop after patience + 1 further epochs
-    assert model.last_epochs == 1 + model.config.patience + 1
+    # nothing improves after the first epoch: stop after patience + 1 further epochs (one
+    # gradient step per epoch: 240 training rows, one batch)
+    assert report.steps == 1 + model.config.patience + 1
 
 
 def test_early_stopping_restores_each_members_best_snapshot(monkeypatch):
@@ -159,8 +160,8 @@ def test_early_stopping_restores_each_members_best_snapshot(monkeypatch):
         return torch.tensor(script[len(seen) - 1] if len(seen) <= len(script) else [0.5, 0.3, 1.0])
 
     monkeypatch.setattr(model, "member_mse", scripted)
-    model.fit(random_replay(n=100), epochs=50, min_steps=0, max_steps=10**6)
-    assert model.last_epochs == 7
+    report = model.fit(random_replay(n=100), epochs=50, min_steps=0, max_steps=10**6)
+    assert report.steps == 7  # one batch per epoch (80 training rows)
     best_epoch = {0: 2, 1: 4, 2: 1}
     final = seen[-1]  # parameters at the post-restore evaluation
     for member, epoch in best_epoch.items():
@@ -444,10 +445,9 @@ def test_transition_ring_keeps_newest_and_resizes():
 def test_fit_epochs_cap_and_min_steps():
     model = _constant_members([0.5, 0.1, 0.9, 0.3, 0.7, 0.2, 0.0])
     buffer = random_replay(n=300)  # 240 training rows: one batch per epoch
-    model.fit(buffer, epochs=3)
-    assert model.last_epochs == 3  # `epochs` is an upper bound
-    model.fit(buffer, epochs=100, min_steps=15)
-    assert model.last_epochs == 15  # no early stop before min_steps gradient steps
+    assert model.fit(buffer, epochs=3).steps == 3  # `epochs` is an upper bound
+    # no early stop before min_steps gradient steps
+    assert model.fit(buffer, epochs=100, min_steps=15).steps == 15
 
 
 def test_tanh_log_prob_matches_change_of_variables():

@@ -16,7 +16,7 @@ from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer, Trajector
 from stackelberg.core.knobs import check_settings
 from stackelberg.core.errors import NonFiniteError
 from stackelberg.worlds.perturbations import Perturbation, PerturbationPlan
-from stackelberg.core.protocols import ModelPlayer, PolicyPlayer
+from stackelberg.core.protocols import FitReport, ModelPlayer, PolicyPlayer
 from stackelberg.core.model_env import model_rollouts
 from stackelberg.core.schedules import Schedule
 from stackelberg.worlds import collect as world
@@ -51,6 +51,8 @@ class IterationReport:
     # the task's success rate and score on the data-collection episodes (exploring policy)
     train_success: float = float("nan")
     train_score: float = float("nan")
+    # the fitted model's loss on the transitions its fit held out (NaN when it held none out)
+    model_holdout_loss: float = float("nan")
     policy_extras: dict = field(default_factory=dict)  # player-specific numbers (e.g. log_std)
 
     def row(self) -> dict:
@@ -110,9 +112,16 @@ class Game:
     def _act(self, deterministic: bool):
         return lambda obs: self.policy.act(obs, deterministic=deterministic)
 
-    def _fit(self):
+    def _fit(self) -> FitReport:
+        """The model player's fit, stopped here if its loss is not finite: every model player
+        gets the check, before a policy is improved on a broken model."""
         s = self.schedule
-        return self.model.fit(self.replay, s.model_epochs, s.model_min_steps, s.model_max_steps)
+        fitted = self.model.fit(self.replay, s.model_epochs, s.model_min_steps, s.model_max_steps)
+        if self.has_model and not math.isfinite(fitted.train_loss):
+            raise NonFiniteError(f"the model player's training loss is not finite after its fit in "
+                                 f"iteration {self.iteration}; lower its learning rate or check "
+                                 f"the observations for NaN/inf")
+        return fitted
 
     def _improve(self):
         return self.policy.improve(self.model, self.replay, self.initial_states, self.schedule.npg_steps)
@@ -179,7 +188,8 @@ class Game:
             eval_return=evaluation.mean_return, eval_success=evaluation.success_rate,
             eval_score=evaluation.score,
             model_return=model_return, model_loss_fresh=fresh_loss,
-            model_train_loss=fitted.train_loss, policy_kl=improved.kl,
+            model_train_loss=fitted.train_loss, model_holdout_loss=fitted.holdout_loss,
+            policy_kl=improved.kl,
             train_return=sum(t.reward.sum().item() for t in trajectories) / len(trajectories),
             fit_steps=fitted.steps, improve_steps=improved.steps, buffer_size=len(self.replay),
             collect_seconds=t1 - t0, fit_seconds=fit_seconds, improve_seconds=improve_seconds,
@@ -188,9 +198,6 @@ class Game:
             train_success=collected.success_rate, train_score=collected.score,
             policy_extras=dict(improved.extras))
         self.iteration += 1
-        if self.has_model and not math.isfinite(report.model_train_loss):
-            raise NonFiniteError(f"the model's training loss became non-finite in iteration "
-                                 f"{report.iteration}; lower model.lr")
         return report
 
     def play(self, total_samples: int) -> Iterator[IterationReport]:

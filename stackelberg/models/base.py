@@ -4,7 +4,7 @@ optimizer, data-order generator, fit count) that loads with `torch.load(weights_
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -23,13 +23,12 @@ def seeded(seed: int) -> Iterator[None]:
 
 class EnsembleModel(nn.Module):
     """Base of the ensemble model players. Subclasses set `ensemble_size`, `device`,
-    `optimizer`, `generator` and `fits`, and call `_set_angles` once on their device."""
+    `optimizer` and `generator`, and call `_set_angles` once on their device."""
 
     ensemble_size: int
     device: torch.device
     optimizer: torch.optim.Optimizer
     generator: torch.Generator
-    fits: int
 
     def _set_angles(self, obs_dim: int, angle_dims: Sequence[int]) -> None:
         """The task's wrapped-angle coordinates (`models.angles`): derived from the task, not
@@ -41,20 +40,13 @@ class EnsembleModel(nn.Module):
         """(B, d) -> (E, B, d), the same batch for every member; (E, B, d) stays."""
         return x.unsqueeze(0).expand(self.ensemble_size, *x.shape) if x.dim() == 2 else x
 
-    def _extra_state(self) -> dict[str, Any]:
-        """Plain values a subclass adds to its state dict."""
-        return {}
-
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
-        """Read back what `_extra_state` wrote (checkpoints from before a key existed lack it)."""
-
-    def state_dict(self, *args: Any, **kwargs: Any) -> dict:  # type: ignore[override]
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        """torch's module state under "module", with the optimizer and the data-order generator
+        beside it: everything a resumed fit needs."""
         return {"module": super().state_dict(*args, **kwargs), "optimizer": self.optimizer.state_dict(),
-                "generator": self.generator.get_state(), "fits": self.fits, **self._extra_state()}
+                "generator": self.generator.get_state()}
 
-    def load_state_dict(self, state: dict, strict: bool = True) -> None:  # type: ignore[override]
-        super().load_state_dict(state["module"], strict=strict)
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True, assign: bool = False) -> None:
+        super().load_state_dict(state["module"], strict=strict, assign=assign)
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
-        self.fits = int(state["fits"])
-        self._load_extra_state(state)
