@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from stackelberg.models.ensemble import EnsembleMLP
-from stackelberg.core.networks import mlp
+from stackelberg.core.networks import mlp, seeded
 
 _LOG2 = math.log(2.0)
 
@@ -91,8 +91,7 @@ class SAC(nn.Module):
                  log_std_min: float = -20.0, log_std_max: float = 2.0,
                  device: str | torch.device = "cpu", seed: int = 0):
         super().__init__()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed):
             self.actor = TanhGaussianActor(obs_dim, act_dim, hidden_sizes, log_std_min, log_std_max)
             self.q = TwinQ(obs_dim, act_dim, hidden_sizes)
             self.q_target = TwinQ(obs_dim, act_dim, hidden_sizes)

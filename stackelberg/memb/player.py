@@ -39,7 +39,7 @@ from stackelberg.core.registry import PlayerContext
 from stackelberg.mbpo.actions import BoxActions
 from stackelberg.mbpo.sac import TanhGaussianActor, TwinQ, gaussian_kl
 from stackelberg.memb.config import MEMBConfig, memb_config_for
-from stackelberg.models.base import seeded
+from stackelberg.core.networks import seeded
 from stackelberg.tasks import Task
 
 

@@ -1,24 +1,14 @@
 """What the two model players share: members as a leading tensor dimension, wrapped-angle
-coordinates from the task, seeded construction, and a state dict of plain tensors (module,
-optimizer, data-order generator, fit count) that loads with `torch.load(weights_only=True)`."""
+coordinates from the task, and a state dict of plain tensors (module, optimizer, data-order
+generator) that loads with `torch.load(weights_only=True)`."""
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
 
 from stackelberg.models.angles import angle_mask, wrapping
-
-
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Torch's global RNG seeded inside the block and restored after it: a model's initial
-    weights depend on its seed only, not on what ran before it."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 class EnsembleModel(nn.Module):

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Optional, Sequence
 import torch
 
 from stackelberg.models.angles import apply_change, state_change
-from stackelberg.models.base import EnsembleModel, seeded
+from stackelberg.core.networks import seeded
+from stackelberg.models.base import EnsembleModel
 from stackelberg.core.buffers import ReplayBuffer
 from stackelberg.models.config import ModelConfig, fit_in_bfloat16
 from stackelberg.models.early_stopping import MemberEarlyStopping

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from stackelberg.models.angles import apply_change, state_change
-from stackelberg.models.base import EnsembleModel, seeded
+from stackelberg.core.networks import seeded
+from stackelberg.models.base import EnsembleModel
 from stackelberg.core.buffers import ReplayBuffer
 from stackelberg.models.ensemble import EnsembleLinear, EnsembleMLP
 from stackelberg.models.early_stopping import MemberEarlyStopping

@@ -10,6 +10,7 @@ from torch import nn
 from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer
 from stackelberg.npg.config import NPGConfig, PolicyConfig, start_fraction_for
 from stackelberg.core.errors import NonFiniteError
+from stackelberg.core.networks import seeded
 from stackelberg.npg.gae import discounted_returns, gae_advantages
 from stackelberg.npg.step import npg_step
 from stackelberg.core.protocols import ImproveReport, ModelPlayer
@@ -31,8 +32,7 @@ class NPGPolicyPlayer(nn.Module):
         self.task = task
         self.npg = npg or NPGConfig()
         pcfg = policy or self.npg.policy_config()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed):
             self.policy = GaussianMLPPolicy(task.obs_dim, task.act_dim, pcfg.hidden_sizes,
                                             pcfg.init_log_std, pcfg.min_log_std, pcfg.max_log_std)
             self.value = ValueBaseline(task.obs_dim, self.npg.value_hidden_sizes, self.npg.value_lr,
