@@ -26,7 +26,7 @@ from stackelberg.config import load_saved_config
 from stackelberg.core.errors import UserInputError, make_output_dir
 from stackelberg.models.deterministic import DynamicsEnsemble
 from stackelberg.runner.run_folder import load_checkpoint
-from test_cli import FAST
+from run_flags import FAST
 
 # every study's committed records: runs/<study>/records/**/{metrics.csv,config.toml}
 RUNS = Path(__file__).resolve().parents[1] / "runs"
@@ -310,12 +310,13 @@ def test_bad_resume_is_refused_before_anything_changes(case, copy_of, capsys):
     (["--config", "x" * 300], "File name too long"),
     (["--resume", "--out", "{tmp}/file"], "is a file, not a run folder: no run to resume"),
 ])
-def test_paths_the_os_refuses(argv, message, tmp_path, capsys):
+def test_paths_the_os_refuses(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative names land here: a refused run leaves nothing behind
     (tmp_path / "file").write_text("x")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     code, err = call(run.main, argv + ["--no-progress"], capsys)
     assert_one_line_error(code, err, message)
-    assert not Path("x" * 10).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_resume_of_a_missing_folder(tmp_path, capsys):

@@ -1,4 +1,5 @@
 """MBPO backend: the probabilistic ensemble, SAC, and the branched-rollout policy player."""
+import dataclasses
 import io
 import math
 
@@ -9,7 +10,7 @@ import torch
 from stackelberg import tasks
 from stackelberg import PAL, Game
 from stackelberg.core.buffers import ReplayBuffer, Trajectory
-from stackelberg.mbpo.config import MBPO_TASK_DEFAULTS, mbpo_config_for
+from stackelberg.mbpo.config import MBPO_TASK_DEFAULTS, MBPOConfig, mbpo_config_for
 from stackelberg.models.config import ProbabilisticModelConfig
 from stackelberg import DynamicsEnsemble, ModelPlayer, PolicyPlayer
 from stackelberg.mbpo.player import MBPOPolicyPlayer, build_mbpo_players, rollout_length
@@ -70,12 +71,29 @@ class StubModel:
 
 
 # --- probabilistic ensemble ---------------------------------------------------------------
-def test_protocols():
+def test_players_follow_the_protocols_with_the_settings_they_are_given():
     task = tasks.make("inverted-pendulum")
-    policy, model = build_mbpo_players(task, tiny_mbpo(), TINY_MODEL)
+    three = ProbabilisticModelConfig(ensemble_size=3, num_elites=2, hidden_sizes=(16,),
+                                     weight_decays=(0.0, 0.0))
+    policy, model = build_mbpo_players(task, tiny_mbpo(), three)
     assert isinstance(policy, PolicyPlayer) and isinstance(model, ModelPlayer)
-    assert model.ensemble_size == 7 and policy.config.updates_per_step == 1
-    assert MBPO_TASK_DEFAULTS["hopper"]["updates_per_step"] == 20
+    obs = torch.zeros(5, task.obs_dim)
+    assert model.step(obs, torch.zeros(5, task.act_dim)).shape == (3, 5, task.obs_dim)
+    assert policy.act(obs).shape == (5, task.act_dim) and policy.config == tiny_mbpo()
+    # without settings, the task's official ones
+    assert build_mbpo_players(task)[0].config == mbpo_config_for(task.name)
+
+
+def test_task_settings_sit_between_the_defaults_and_the_overrides():
+    default = MBPOConfig()
+    # the defaults are hopper's; the other tasks differ, so a lookup that fell back would show
+    assert sum(mbpo_config_for(name) != default for name in MBPO_TASK_DEFAULTS) >= 2
+    for name, settings in MBPO_TASK_DEFAULTS.items():
+        config = mbpo_config_for(name)
+        for f in dataclasses.fields(MBPOConfig):
+            assert getattr(config, f.name) == settings.get(f.name, getattr(default, f.name)), f.name
+        assert mbpo_config_for(name, updates_per_step=3).updates_per_step == 3
+    assert mbpo_config_for("a-task-without-official-settings") == default
 
 
 def test_gaussian_nll_matches_hand_computation():

@@ -104,8 +104,8 @@ def test_mal_keeps_all_data_and_pal_only_the_last_b():
     assert model.fit_buffer_sizes[-1] == game.samples
     game, model, _, _ = play(PAL(buffer_capacity=400, **SMALL), samples=2000)
     assert game.samples >= 2000
-    newest = game.replay._trajectories[-1]
-    assert len(game.replay) <= max(400, len(newest))
+    newest = game.replay.trajectory_lengths()[-1]
+    assert len(game.replay) <= max(400, newest)
     assert max(model.fit_buffer_sizes) <= 400 + 60  # at most one (short) trajectory over
     assert len(game.initial_states) > game.replay.num_trajectories  # never trimmed
 
