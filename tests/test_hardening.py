@@ -23,7 +23,7 @@ from stackelberg.cli import render as render_cli
 from stackelberg.cli import run
 from stackelberg.cli import sweep
 from stackelberg.config import load_saved_config
-from stackelberg.core.errors import UserInputError, make_output_dir
+from stackelberg.core.errors import UserInputError, error_line, make_output_dir
 from stackelberg.models.deterministic import DynamicsEnsemble
 from stackelberg.runner.run_folder import load_checkpoint
 from run_flags import FAST
@@ -206,6 +206,12 @@ def test_bad_input_to_a_new_run(case, tmp_path, capsys, monkeypatch):
     assert_one_line_error(code, err, message)
     assert tree(tmp_path) == before
     assert not (tmp_path / "new").exists()
+
+
+def test_a_foreign_error_is_quoted_on_one_line():
+    assert error_line(OSError("no display\nDISPLAY is unset")) == "OSError: no display"
+    assert error_line(ValueError("  \n")) == "ValueError"
+    assert error_line(RuntimeError("x" * 500), limit=10) == "RuntimeError: " + "x" * 10
 
 
 def test_a_folder_that_cannot_be_created_is_one_line(tmp_path, monkeypatch):
