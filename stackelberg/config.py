@@ -65,7 +65,7 @@ class RunConfig:
                         incidental=True, bookkeeping=True)
     # flush denormal floats to zero on the CPU (`torch.set_flush_denormal`): 6x faster value fit
     # once the pendulum balances; numbers differ from the first denormal on, within noise on 3
-    # seeds (runs/notes/speed.md). Records from before the knob ran without flushing.
+    # seeds (runs/notes/speed.md). A record without this key ran without flushing.
     flush_denormal: bool = knob(True, "flush denormal floats to zero", resumable=True,
                                 saved_without=False)
     checkpoint_every: int = knob(1, "iterations between checkpoints", limits=">= 1",

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable, Dict
 
 from stackelberg.tasks.check import TaskCheck, TaskError, check_task, validate_task
+from stackelberg.core.errors import error_line
 from stackelberg.tasks.base import ParamValue, ScoreFn, SuccessFn, Symmetry, Task, TransitionFn, WorldChange
 from stackelberg.tasks.ant import ant
 from stackelberg.tasks.gym_tasks import halfcheetah, hopper, inverted_pendulum
@@ -76,9 +77,7 @@ def make(name: str) -> Task:
     except TaskError:
         raise
     except Exception as err:  # a user's task factory: one line naming the task
-        reason = (str(err).strip().splitlines() or ["(no message)"])[0][:200]
-        raise TaskError(f"task {name!r}: its factory raised {type(err).__name__}: {reason}") \
-            from None
+        raise TaskError(f"task {name!r}: its factory raised {error_line(err)}") from None
     if name in _VALIDATED:  # its factory's tasks were checked against the env already
         object.__setattr__(task, "_validated", True)
     else:

@@ -124,8 +124,3 @@ class Task:
     symmetry: Optional[Symmetry] = None
     algo_defaults: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     learned_reward: bool = False
-
-    def clip_action(self, act: torch.Tensor) -> torch.Tensor:
-        low = torch.as_tensor(self.act_low, dtype=act.dtype, device=act.device)
-        high = torch.as_tensor(self.act_high, dtype=act.dtype, device=act.device)
-        return torch.maximum(torch.minimum(act, high), low)

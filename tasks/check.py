@@ -18,16 +18,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from stackelberg.core.errors import UserInputError
+from stackelberg.core.errors import UserInputError, error_line
 from stackelberg.tasks.base import Task
 
 
 class TaskError(UserInputError):
     """A `Task` that does not fit its env (or itself): the message names the field."""
-
-
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or ["(no message)"])[0][:200]
 
 
 def _fail(task: Task, message: str) -> TaskError:
@@ -113,10 +109,9 @@ def _check_outputs(task: Task, batch: dict[str, torch.Tensor]) -> None:
             try:
                 out = getattr(task, name)(*args)
             except Exception as err:
-                reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
                 raise _fail(task, f"{name} fails on a batch of shape {tuple(args[0].shape)} "
                                   f"(obs, act, next_obs batched over leading dimensions): "
-                                  f"{reason}") from None
+                                  f"{error_line(err)}") from None
             if not isinstance(out, torch.Tensor):
                 raise _fail(task, f"{name} must return a torch.Tensor, got {type(out).__name__}")
             if tuple(out.shape) != shape:
@@ -138,7 +133,7 @@ def validate_task(task: Task, samples: int = 8, seed: int = 0) -> None:
     try:
         env = task.make_env(seed)
     except Exception as err:  # a user's task: its error is theirs to fix, in one line
-        raise _fail(task, f"make_env({seed}) raised {type(err).__name__}: {_first_line(err)}") \
+        raise _fail(task, f"make_env({seed}) raised {error_line(err)}") \
             from None
     try:
         if not isinstance(env, gym.Env):
@@ -148,7 +143,7 @@ def validate_task(task: Task, samples: int = 8, seed: int = 0) -> None:
     except TaskError:
         raise
     except Exception as err:
-        raise _fail(task, f"stepping its env raised {type(err).__name__}: {_first_line(err)}") \
+        raise _fail(task, f"stepping its env raised {error_line(err)}") \
             from None
     finally:
         env.close()

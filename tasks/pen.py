@@ -7,7 +7,7 @@ pen-v0: the episode ends at the drop, in the world (a wrapper) and in the model'
 (`pen_done`), as the authors' code does (mj_envs `pen_v0.py`: `done = True` on a drop; their
 model-based NPG cuts model rollouts at the first drop with the env's `truncate_paths`). Ending
 there keeps the -5 of the drop step and stops the value targets from bootstrapping through a
-fallen pen. `pen-noterm` is v1 as Gymnasium-Robotics ships it (the runs before 2026-12-03).
+fallen pen. `pen-noterm` is v1 as Gymnasium-Robotics ships it, never ending on a drop.
 
 `pen-vel` (ours, not the paper's) appends the hand's 24 joint velocities to pen-v0's 45-dim
 observation. pen-v0 observes the hand's joint positions only; under the fingers' soft position

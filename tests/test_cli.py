@@ -9,13 +9,11 @@ import torch
 
 from stackelberg.cli import run
 from stackelberg.config import config_record, config_to_toml, load_saved_config
+from stackelberg.mbpo.config import EARLY_STOPPED_FIT, mbpo_config_for
 from stackelberg.models.deterministic import DynamicsEnsemble
 from stackelberg.runner.run_folder import load_checkpoint
+from run_flags import FAST
 
-FAST = ["--samples", "500", "--initial-samples", "250", "--samples-per-iteration", "250",
-        "--model-epochs", "1", "--model-min-steps", "5", "--policy-steps", "1", "--eval-episodes", "1",
-        "--set", "npg.num_trajectories=8", "--set", "npg.horizon_cap=20",
-        "--set", "model.hidden_sizes=32,32", "--no-progress"]
 
 
 @pytest.mark.parametrize("algo_flags", [["--leader", "policy"], ["--leader", "model"],
@@ -122,9 +120,11 @@ def test_existing_run_folder_is_not_overwritten(tmp_path, capsys):
 
 def test_divergence_stops_cleanly_and_keeps_checkpoint_and_data(tmp_path, monkeypatch, capsys):
     original = DynamicsEnsemble.fit
+    fits = []
 
     def fit_then_diverge(self, *args, **kwargs):
-        if self.fits >= 1:
+        fits.append(1)
+        if len(fits) > 1:
             with torch.no_grad():
                 self.net.net[0].weight.fill_(float("nan"))
         return original(self, *args, **kwargs)
@@ -172,14 +172,19 @@ MBPO_FAST = ["--policy", "mbpo", "--samples", "700", "--initial-samples", "300",
 
 
 def test_mbpo_defaults_are_the_task_settings_and_mbpo_loop():
-    args = run.build_parser().parse_args(["--policy", "mbpo", "--task", "hopper"])
-    config = run.config_from_args(args)
-    assert config.model_player == "probabilistic"
-    assert config.mbpo.updates_per_step == 20 and config.mbpo.rollout_schedule == (20, 150, 1, 15)
-    assert config.schedule.initial_samples == 5000 and config.schedule.samples_per_iteration == 250
-    assert config.schedule.buffer_capacity is None
-    pendulum = run.config_from_args(run.build_parser().parse_args(["--policy", "mbpo", "--initial-samples", "100"]))
-    assert pendulum.mbpo.updates_per_step == 10 and pendulum.schedule.initial_samples == 100
+    for task in ("hopper", "inverted-pendulum"):
+        config = run.config_from_args(run.build_parser().parse_args(["--policy", "mbpo", "--task", task]))
+        assert config.model_player == "probabilistic"
+        assert config.mbpo == mbpo_config_for(task)  # the task's official settings, whole
+        # MBPO's loop: explore, then fit to early stopping every model_train_freq steps, all data kept
+        assert config.schedule.initial_samples == config.mbpo.initial_random_steps
+        assert config.schedule.samples_per_iteration == config.mbpo.model_train_freq
+        assert config.schedule.buffer_capacity is None
+        assert config.schedule.model_epochs == EARLY_STOPPED_FIT["model_epochs"]
+    # a flag and --set sit above the task's settings
+    pendulum = run.config_from_args(run.build_parser().parse_args(
+        ["--policy", "mbpo", "--initial-samples", "100", "--set", "mbpo.updates_per_step=3"]))
+    assert pendulum.mbpo.updates_per_step == 3 and pendulum.schedule.initial_samples == 100
     assert run.config_from_args(run.build_parser().parse_args([])).model_player == "deterministic"
     # recipes select the backend with --set; the defaults follow it
     via_set = run.config_from_args(run.build_parser().parse_args(["--set", "run.policy=mbpo",

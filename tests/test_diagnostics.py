@@ -20,7 +20,7 @@ from stackelberg.core.errors import UserInputError
 from stackelberg.npg.player import NPGPolicyPlayer
 from stackelberg.tasks import Task
 
-from test_cli import FAST
+from run_flags import FAST
 
 
 # --- a toy world whose errors can be computed by hand ----------------------------------------

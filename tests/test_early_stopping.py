@@ -27,6 +27,20 @@ def model(**kw) -> DynamicsEnsemble:
     return DynamicsEnsemble(3, 1, cfg, seed=4)
 
 
+def held_out_losses(m: DynamicsEnsemble) -> list[torch.Tensor]:
+    """Every per-member loss `m` computes from now on: in a fit with a holdout, one per epoch on
+    the held-out transitions, then one for the restored members."""
+    seen: list[torch.Tensor] = []
+    original = m.loss
+
+    def recording(*args: torch.Tensor) -> torch.Tensor:
+        seen.append(original(*args))
+        return seen[-1]
+
+    m.loss = recording  # a spy on this one instance
+    return seen
+
+
 def test_holdout_is_whole_trajectories_of_at_least_the_fraction():
     buffer = noisy_buffer(trajectories=10, length=7)
     m = model(holdout_fraction=0.25)
@@ -48,8 +62,10 @@ def test_fit_stops_where_the_held_out_loss_turns_and_restores_the_best_epoch():
     stopped = model(holdout_fraction=0.25, holdout_patience=patience, holdout_threshold=threshold)
     # the same model, same seed, never stopping: its held-out curve is the brute-force reference
     reference = model(holdout_fraction=0.25, holdout_patience=10_000, holdout_threshold=threshold)
+    reference_losses = held_out_losses(reference)
     reference.fit(buffer, epochs=60, min_steps=0, max_steps=10**6)
-    curve = torch.stack(reference.holdout_curve)  # (epochs, members)
+    assert len(reference_losses) == 60 + 1  # every epoch, then the restored members
+    curve = torch.stack(reference_losses[:-1])  # (epochs, members)
     # the reference overfits: its held-out loss has a minimum well before the last epoch
     assert (curve.argmin(0) < curve.shape[0] - patience - 1).all()
 
@@ -64,9 +80,10 @@ def test_fit_stops_where_the_held_out_loss_turns_and_restores_the_best_epoch():
             break
     assert stop_epoch is not None
 
+    stopped_losses = held_out_losses(stopped)
     report = stopped.fit(buffer, epochs=60, min_steps=0, max_steps=10**6)
-    assert len(stopped.holdout_curve) == stop_epoch
-    torch.testing.assert_close(torch.stack(stopped.holdout_curve), curve[:stop_epoch])
+    assert len(stopped_losses) == stop_epoch + 1
+    torch.testing.assert_close(torch.stack(stopped_losses[:-1]), curve[:stop_epoch])
     # each member is back at its own best epoch: its held-out loss is that epoch's
     # a fresh model draws the same split (the generator's first use in a fit)
     train, held = model(holdout_fraction=0.25)._split_holdout(buffer.tensors(), buffer.trajectory_lengths())

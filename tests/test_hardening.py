@@ -23,10 +23,10 @@ from stackelberg.cli import render as render_cli
 from stackelberg.cli import run
 from stackelberg.cli import sweep
 from stackelberg.config import load_saved_config
-from stackelberg.core.errors import UserInputError, make_output_dir
+from stackelberg.core.errors import UserInputError, error_line, make_output_dir
 from stackelberg.models.deterministic import DynamicsEnsemble
 from stackelberg.runner.run_folder import load_checkpoint
-from test_cli import FAST
+from run_flags import FAST
 
 # every study's committed records: runs/<study>/records/**/{metrics.csv,config.toml}
 RUNS = Path(__file__).resolve().parents[1] / "runs"
@@ -208,6 +208,12 @@ def test_bad_input_to_a_new_run(case, tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "new").exists()
 
 
+def test_a_foreign_error_is_quoted_on_one_line():
+    assert error_line(OSError("no display\nDISPLAY is unset")) == "OSError: no display"
+    assert error_line(ValueError("  \n")) == "ValueError"
+    assert error_line(RuntimeError("x" * 500), limit=10) == "RuntimeError: " + "x" * 10
+
+
 def test_a_folder_that_cannot_be_created_is_one_line(tmp_path, monkeypatch):
     def refuse(self, *args, **kwargs):
         raise PermissionError(30, "Read-only file system")
@@ -310,12 +316,13 @@ def test_bad_resume_is_refused_before_anything_changes(case, copy_of, capsys):
     (["--config", "x" * 300], "File name too long"),
     (["--resume", "--out", "{tmp}/file"], "is a file, not a run folder: no run to resume"),
 ])
-def test_paths_the_os_refuses(argv, message, tmp_path, capsys):
+def test_paths_the_os_refuses(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative names land here: a refused run leaves nothing behind
     (tmp_path / "file").write_text("x")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     code, err = call(run.main, argv + ["--no-progress"], capsys)
     assert_one_line_error(code, err, message)
-    assert not Path("x" * 10).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_resume_of_a_missing_folder(tmp_path, capsys):

@@ -1,4 +1,5 @@
 """MBPO backend: the probabilistic ensemble, SAC, and the branched-rollout policy player."""
+import dataclasses
 import io
 import math
 
@@ -9,7 +10,7 @@ import torch
 from stackelberg import tasks
 from stackelberg import PAL, Game
 from stackelberg.core.buffers import ReplayBuffer, Trajectory
-from stackelberg.mbpo.config import MBPO_TASK_DEFAULTS, mbpo_config_for
+from stackelberg.mbpo.config import MBPO_TASK_DEFAULTS, MBPOConfig, mbpo_config_for
 from stackelberg.models.config import ProbabilisticModelConfig
 from stackelberg import DynamicsEnsemble, ModelPlayer, PolicyPlayer
 from stackelberg.mbpo.player import MBPOPolicyPlayer, build_mbpo_players, rollout_length
@@ -70,12 +71,29 @@ class StubModel:
 
 
 # --- probabilistic ensemble ---------------------------------------------------------------
-def test_protocols():
+def test_players_follow_the_protocols_with_the_settings_they_are_given():
     task = tasks.make("inverted-pendulum")
-    policy, model = build_mbpo_players(task, tiny_mbpo(), TINY_MODEL)
+    three = ProbabilisticModelConfig(ensemble_size=3, num_elites=2, hidden_sizes=(16,),
+                                     weight_decays=(0.0, 0.0))
+    policy, model = build_mbpo_players(task, tiny_mbpo(), three)
     assert isinstance(policy, PolicyPlayer) and isinstance(model, ModelPlayer)
-    assert model.ensemble_size == 7 and policy.config.updates_per_step == 1
-    assert MBPO_TASK_DEFAULTS["hopper"]["updates_per_step"] == 20
+    obs = torch.zeros(5, task.obs_dim)
+    assert model.step(obs, torch.zeros(5, task.act_dim)).shape == (3, 5, task.obs_dim)
+    assert policy.act(obs).shape == (5, task.act_dim) and policy.config == tiny_mbpo()
+    # without settings, the task's official ones
+    assert build_mbpo_players(task)[0].config == mbpo_config_for(task.name)
+
+
+def test_task_settings_sit_between_the_defaults_and_the_overrides():
+    default = MBPOConfig()
+    # the defaults are hopper's; the other tasks differ, so a lookup that fell back would show
+    assert sum(mbpo_config_for(name) != default for name in MBPO_TASK_DEFAULTS) >= 2
+    for name, settings in MBPO_TASK_DEFAULTS.items():
+        config = mbpo_config_for(name)
+        for f in dataclasses.fields(MBPOConfig):
+            assert getattr(config, f.name) == settings.get(f.name, getattr(default, f.name)), f.name
+        assert mbpo_config_for(name, updates_per_step=3).updates_per_step == 3
+    assert mbpo_config_for("a-task-without-official-settings") == default
 
 
 def test_gaussian_nll_matches_hand_computation():
@@ -139,8 +157,9 @@ def test_elites_are_the_members_with_lowest_holdout_error():
     assert sorted(model.elites.tolist()) == [0, 1, 3, 5, 6]
     assert model.holdout_mse.tolist() == pytest.approx([v * v for v in values], rel=1e-4)
     assert report.train_loss == pytest.approx(np.mean([0.0, 0.01, 0.04, 0.09, 0.25]), rel=1e-4)
-    # nothing improves after the first epoch: stop after patience + 1 further epochs
-    assert model.last_epochs == 1 + model.config.patience + 1
+    # nothing improves after the first epoch: stop after patience + 1 further epochs (one
+    # gradient step per epoch: 240 training rows, one batch)
+    assert report.steps == 1 + model.config.patience + 1
 
 
 def test_early_stopping_restores_each_members_best_snapshot(monkeypatch):
@@ -159,8 +178,8 @@ def test_early_stopping_restores_each_members_best_snapshot(monkeypatch):
         return torch.tensor(script[len(seen) - 1] if len(seen) <= len(script) else [0.5, 0.3, 1.0])
 
     monkeypatch.setattr(model, "member_mse", scripted)
-    model.fit(random_replay(n=100), epochs=50, min_steps=0, max_steps=10**6)
-    assert model.last_epochs == 7
+    report = model.fit(random_replay(n=100), epochs=50, min_steps=0, max_steps=10**6)
+    assert report.steps == 7  # one batch per epoch (80 training rows)
     best_epoch = {0: 2, 1: 4, 2: 1}
     final = seen[-1]  # parameters at the post-restore evaluation
     for member, epoch in best_epoch.items():
@@ -444,10 +463,9 @@ def test_transition_ring_keeps_newest_and_resizes():
 def test_fit_epochs_cap_and_min_steps():
     model = _constant_members([0.5, 0.1, 0.9, 0.3, 0.7, 0.2, 0.0])
     buffer = random_replay(n=300)  # 240 training rows: one batch per epoch
-    model.fit(buffer, epochs=3)
-    assert model.last_epochs == 3  # `epochs` is an upper bound
-    model.fit(buffer, epochs=100, min_steps=15)
-    assert model.last_epochs == 15  # no early stop before min_steps gradient steps
+    assert model.fit(buffer, epochs=3).steps == 3  # `epochs` is an upper bound
+    # no early stop before min_steps gradient steps
+    assert model.fit(buffer, epochs=100, min_steps=15).steps == 15
 
 
 def test_tanh_log_prob_matches_change_of_variables():

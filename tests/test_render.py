@@ -18,7 +18,7 @@ from stackelberg.runner.players import build_players
 from stackelberg.config import Config, config_to_toml
 from stackelberg.runner.run_folder import atomic_torch_save
 
-from test_cli import FAST
+from run_flags import FAST
 
 W, H = 128, 128  # small frames: rendering cost is mostly per frame, not per pixel
 

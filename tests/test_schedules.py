@@ -7,6 +7,7 @@ import torch
 
 from stackelberg import tasks
 from stackelberg import BR, GDA, MAL, PAL, Game
+from stackelberg.core.errors import NonFiniteError
 from stackelberg.core.protocols import FitReport, ImproveReport
 
 
@@ -80,14 +81,31 @@ def test_simultaneous_schedules_improve_on_the_previous_model(factory):
     assert model.fits == len(reports)
 
 
+def test_fit_reports_reach_the_row_and_a_non_finite_fit_stops_before_the_policy_moves():
+    class HoldingOut(CountingModel):
+        def fit(self, buffer, epochs, min_steps, max_steps):
+            super().fit(buffer, epochs, min_steps, max_steps)
+            loss = float("nan") if self.fits == 3 else 0.0
+            return FitReport(steps=1, train_loss=loss, holdout_loss=0.25 * self.fits)
+
+    model, policy = HoldingOut(), RecordingPolicy()
+    game = Game(tasks.make("inverted-pendulum"), policy, model, PAL(**SMALL), eval_episodes=1)
+    plays = game.play(10_000)
+    rows = [next(plays).row() for _ in range(2)]
+    assert [row["model_holdout_loss"] for row in rows] == [0.25, 0.5]
+    with pytest.raises(NonFiniteError, match="iteration 2"):
+        next(plays)
+    assert policy.seen_model_fits == [1, 2]  # never improved on the third, broken model
+
+
 def test_mal_keeps_all_data_and_pal_only_the_last_b():
     game, model, _, reports = play(MAL(**SMALL), samples=2000)
     assert len(game.replay) == game.samples
     assert model.fit_buffer_sizes[-1] == game.samples
     game, model, _, _ = play(PAL(buffer_capacity=400, **SMALL), samples=2000)
     assert game.samples >= 2000
-    newest = game.replay._trajectories[-1]
-    assert len(game.replay) <= max(400, len(newest))
+    newest = game.replay.trajectory_lengths()[-1]
+    assert len(game.replay) <= max(400, newest)
     assert max(model.fit_buffer_sizes) <= 400 + 60  # at most one (short) trajectory over
     assert len(game.initial_states) > game.replay.num_trajectories  # never trimmed
 

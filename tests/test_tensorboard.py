@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from stackelberg.cli import run
-from test_cli import FAST
+from run_flags import FAST
 
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 

@@ -4,10 +4,9 @@ ensemble gets to the machine's own float32 matmul ceiling, and how long PAL take
 Sections (`--only`): micro (matmul, ensemble, NPG, Fisher-vector products, train-step
 variants; every row warmed up, then repeated: median (min-max)), pal (one real PAL iteration
 per task), solve (time to solve: PAL played until its evaluation return reaches a threshold,
-"paper" = the library as it ran before issue 32, [P]'s fixed-epoch float32 fit and no denormal
-flushing (`model.holdout_fraction=0.0`, `run.flush_denormal=false`, `model.fit_precision=float32`),
-against "library" = the
-resolved defaults and "fast-fit" = the defaults with `model.holdout_fraction=0.2`, per seed) and
+"paper" = [P]'s fixed-epoch float32 fit without denormal flushing (`model.holdout_fraction=0.0`,
+`run.flush_denormal=false`, `model.fit_precision=float32`), against "library" = the resolved
+defaults and "fast-fit" = the defaults with `model.holdout_fraction=0.2`, per seed) and
 per1k (seconds per 1000 real samples after the initial iteration, same configurations).
 The games are built as `python -m stackelberg.run` builds them, so a seed's numbers are the
 run's. Prints a table, writes JSON."""
@@ -169,7 +168,7 @@ def bench_ensemble_variants(obs_dim: int, act_dim: int, batch: int, repeats: int
     net = model.net
     members = base.member_loop(net)
     low_precision = DynamicsEnsemble(obs_dim, act_dim, replace(config, fit_precision="bfloat16"))
-    variants = {
+    variants: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], torch.optim.Optimizer]] = {
         "loop_foreach_adam": (lambda t: base.loop_forward(members, t),
                               torch.optim.Adam(members.parameters(), lr=config.lr)),
         "batched_foreach_adam": (net, torch.optim.Adam(net.parameters(), lr=config.lr)),
@@ -236,7 +235,7 @@ def bench_npg(task_name: str = "inverted-pendulum") -> dict:
 # --- whole games ----------------------------------------------------------------------------
 
 #: the configurations compared: extra overrides on top of the bench's own. "paper" is [P]'s
-#: fixed-epoch float32 fit as the library ran it before issue 32 (denormals not flushed); "library"
+#: fixed-epoch float32 fit with denormals not flushed, as [P]'s code runs; "library"
 #: whatever the library's defaults resolve to (no override), so the comparison follows a change
 #: of the default without an edit here; "fast-fit" the defaults with the model fit stopped on
 #: held-out trajectories (an option: faster, but PAL learns DKitty-Orient slower with it).

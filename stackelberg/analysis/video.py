@@ -26,7 +26,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
-from stackelberg.core.errors import UserInputError
+from stackelberg.core.errors import UserInputError, error_line
 
 BACKENDS = ("egl", "osmesa")
 _LIBRARIES = {"egl": "EGL", "osmesa": "OSMesa"}
@@ -73,7 +73,7 @@ def _try_backend(backend: str) -> Optional[str]:
             finally:
                 context.free()
     except Exception as err:  # ImportError, OSError, EGL/OSMesa/GL errors: all mean "not here"
-        return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        return error_line(err)
     return None
 
 

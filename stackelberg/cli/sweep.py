@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from stackelberg.config import Config, keys_where, load_saved_config
-from stackelberg.core.errors import UserInputError, check_figure_path, check_output_dir, exit_with, from_os_error
+from stackelberg.core.errors import UserInputError, check_figure_path, error_line, check_output_dir, exit_with, from_os_error
 from stackelberg.cli.args import ArgumentParser, finite_float, path_text
 from stackelberg.cli.recipe import Cell, Recipe, load_recipe
 from stackelberg.cli.stop_signal import Terminated
@@ -57,8 +57,7 @@ class JobResult:
 
 def crashed(job: Job, err: BaseException) -> JobResult:
     now = time.time()
-    reason = (str(err).strip().splitlines() or [""])[0]
-    return JobResult(job.name, -1, False, now, now, f"{type(err).__name__}: {reason}"[:200])
+    return JobResult(job.name, -1, False, now, now, error_line(err))
 
 
 @dataclass
@@ -224,8 +223,7 @@ def run_ray(jobs: Sequence[Job], threads: int, workers: Optional[int], address: 
                 ray.init(include_dashboard=False)
         except Exception as err:  # no cluster at that address, etc.
             where = f"at {address}" if address else "locally"
-            reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise UserInputError(f"cannot start Ray {where}: {reason}") from None
+            raise UserInputError(f"cannot start Ray {where}: {error_line(err)}") from None
     try:
         cpus = ray.cluster_resources().get("CPU", 0)
         if cpus < threads:

@@ -92,7 +92,7 @@ class ReplayBuffer:
         self._size = 0
         for t in state["trajectories"]:
             self.add(Trajectory(t["obs"], t["act"], t["next_obs"], t["reward"], bool(t["terminated"])))
-        # checkpoints from before the counter existed: the stored transitions are the best guess
+        # a state without the counter: the stored transitions are the best lower bound
         self._total_added = int(state.get("total_added", self._size))
 
 

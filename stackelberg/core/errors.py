@@ -25,6 +25,14 @@ def one_line(text: str) -> str:
     return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
+def error_line(err: BaseException, limit: int = 200) -> str:
+    """`TypeName: first line of the message` (at most `limit` characters of it), or the type
+    name alone: how an error raised by someone else's code (a user's module, a backend, an
+    env) is quoted inside one of ours, which must stay one line."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:limit]}" if lines else type(err).__name__
+
+
 def exit_with(err: UserInputError) -> int:
     """Print `error: <message>` as one line on stderr; the exit code for bad input (2)."""
     print(f"error: {one_line(str(err))}", file=sys.stderr)

@@ -55,6 +55,8 @@ class IterationReport:
     # the task's success rate and score on the data-collection episodes (exploring policy)
     train_success: float = float("nan")
     train_score: float = float("nan")
+    # the fitted model's loss on the transitions its fit held out (NaN when it held none out)
+    model_holdout_loss: float = float("nan")
     policy_extras: dict = field(default_factory=dict)  # player-specific numbers (e.g. log_std)
 
     def row(self) -> dict:
@@ -115,16 +117,25 @@ class Game:
         return lambda obs: self.policy.act(obs, deterministic=deterministic)
 
     def _fit(self) -> FitReport:
-        """The model's turn; with `model_epochs = 0` no step, only the model's loss on the
-        latest `MEASURED_TRANSITIONS` real transitions (its payoff, as `train_loss`)."""
+        """The model's turn, stopped here if its loss is not finite (every model player gets the
+        check, before a policy is improved on a broken model); with `model_epochs = 0` no step,
+        only the model's loss on the latest `MEASURED_TRANSITIONS` real transitions (its payoff,
+        as `train_loss`)."""
         s = self.schedule
         if s.model_epochs > 0:
-            return self.model.fit(self.replay, s.model_epochs, s.model_min_steps, s.model_max_steps)
-        if not self.has_model:
+            fitted = self.model.fit(self.replay, s.model_epochs, s.model_min_steps, s.model_max_steps)
+        elif not self.has_model:
             return FitReport(steps=0, train_loss=float("nan"))
-        data = {k: v[-MEASURED_TRANSITIONS:].to(self.device) for k, v in self.replay.tensors().items()}
-        loss = self.model.loss(data["obs"], data["act"], data["next_obs"]).mean().item()
-        return FitReport(steps=0, train_loss=loss)
+        else:
+            data = {k: v[-MEASURED_TRANSITIONS:].to(self.device)
+                    for k, v in self.replay.tensors().items()}
+            loss = self.model.loss(data["obs"], data["act"], data["next_obs"]).mean().item()
+            fitted = FitReport(steps=0, train_loss=loss)
+        if self.has_model and not math.isfinite(fitted.train_loss):
+            raise NonFiniteError(f"the model player's training loss is not finite after its fit in "
+                                 f"iteration {self.iteration}; lower its learning rate or check "
+                                 f"the observations for NaN/inf")
+        return fitted
 
     def _improve(self):
         return self.policy.improve(self.model, self.replay, self.initial_states, self.schedule.policy_steps)
@@ -191,7 +202,8 @@ class Game:
             eval_return=evaluation.mean_return, eval_success=evaluation.success_rate,
             eval_score=evaluation.score,
             model_return=model_return, model_loss_fresh=fresh_loss,
-            model_train_loss=fitted.train_loss, policy_kl=improved.kl,
+            model_train_loss=fitted.train_loss, model_holdout_loss=fitted.holdout_loss,
+            policy_kl=improved.kl,
             train_return=sum(t.reward.sum().item() for t in trajectories) / len(trajectories),
             fit_steps=fitted.steps, improve_steps=improved.steps, buffer_size=len(self.replay),
             collect_seconds=t1 - t0, fit_seconds=fit_seconds, improve_seconds=improve_seconds,
@@ -200,9 +212,6 @@ class Game:
             train_success=collected.success_rate, train_score=collected.score,
             policy_extras=dict(improved.extras))
         self.iteration += 1
-        if self.has_model and not math.isfinite(report.model_train_loss):
-            raise NonFiniteError(f"the model's training loss became non-finite in iteration "
-                                 f"{report.iteration}; lower model.lr")
         return report
 
     def play(self, total_samples: int) -> Iterator[IterationReport]:

@@ -18,7 +18,8 @@ from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer
 
 @dataclass
 class FitReport:
-    """What a model player's `fit` returns: the steps it took and its training loss."""
+    """What a model player's `fit` returns: the steps it took, its training loss and, if it held
+    data out, its loss there (metrics.csv's `model_holdout_loss`)."""
 
     steps: int
     train_loss: float

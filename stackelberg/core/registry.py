@@ -23,7 +23,7 @@ from typing import Any, Callable, Literal, Mapping, Optional, Sequence
 
 import torch
 
-from stackelberg.core.errors import UserInputError
+from stackelberg.core.errors import UserInputError, error_line
 from stackelberg.core.protocols import ModelPlayer, PolicyPlayer
 
 
@@ -219,7 +219,6 @@ def import_modules(names: Sequence[str]) -> None:
             raise UserInputError(f"cannot import {name!r} (run.imports): {err.msg} in "
                                  f"{err.filename} line {err.lineno}") from None
         except Exception as err:  # the module's own code failed: its error, in one line
-            reason = (str(err).strip().splitlines() or ["(no message)"])[0][:200]
-            raise UserInputError(f"importing {name!r} (run.imports) raised "
-                                 f"{type(err).__name__}: {reason}; fix the module") from None
+            raise UserInputError(f"importing {name!r} (run.imports) raised {error_line(err)}; "
+                                 f"fix the module") from None
 

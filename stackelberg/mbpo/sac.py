@@ -8,13 +8,13 @@ target entropy meaningful across tasks (MBPO's per-task targets assume normalise
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
 
 from stackelberg.models.ensemble import EnsembleMLP
-from stackelberg.core.networks import mlp
+from stackelberg.core.networks import mlp, seeded
 
 _LOG2 = math.log(2.0)
 
@@ -91,8 +91,7 @@ class SAC(nn.Module):
                  log_std_min: float = -20.0, log_std_max: float = 2.0,
                  device: str | torch.device = "cpu", seed: int = 0):
         super().__init__()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed):
             self.actor = TanhGaussianActor(obs_dim, act_dim, hidden_sizes, log_std_min, log_std_max)
             self.q = TwinQ(obs_dim, act_dim, hidden_sizes)
             self.q_target = TwinQ(obs_dim, act_dim, hidden_sizes)
@@ -167,15 +166,17 @@ class SAC(nn.Module):
         return {"q_loss": q_loss.detach(), "actor_loss": actor_loss.detach(),
                 "alpha_loss": alpha_loss.detach(), "entropy": -logp.mean(), "alpha": self.alpha}
 
-    def state_dict(self, *args, **kwargs) -> dict:  # type: ignore[override]
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        """torch's module state under "module", with the three optimizers, the generator and the
+        update count."""
         return {"module": super().state_dict(*args, **kwargs),
                 "actor_optimizer": self.actor_optimizer.state_dict(),
                 "q_optimizer": self.q_optimizer.state_dict(),
                 "alpha_optimizer": self.alpha_optimizer.state_dict(),
                 "generator": self.generator.get_state(), "updates": self.updates}
 
-    def load_state_dict(self, state: dict, strict: bool = True):  # type: ignore[override]
-        super().load_state_dict(state["module"], strict=strict)
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True, assign: bool = False) -> None:
+        super().load_state_dict(state["module"], strict=strict, assign=assign)
         self.actor_optimizer.load_state_dict(state["actor_optimizer"])
         self.q_optimizer.load_state_dict(state["q_optimizer"])
         self.alpha_optimizer.load_state_dict(state["alpha_optimizer"])

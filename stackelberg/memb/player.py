@@ -47,7 +47,7 @@ from stackelberg.mbpo.actions import BoxActions
 from stackelberg.mbpo.sac import TanhGaussianActor, TwinQ, gaussian_kl
 from stackelberg.mbpo.config import EARLY_STOPPED_FIT
 from stackelberg.memb.config import MEMBConfig, memb_config_for
-from stackelberg.models.base import seeded
+from stackelberg.core.networks import seeded
 from stackelberg.tasks import Task
 
 

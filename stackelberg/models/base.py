@@ -1,10 +1,9 @@
 """What the two model players share: members as a leading tensor dimension, wrapped-angle
-coordinates from the task, seeded construction, and a state dict of plain tensors (module,
-optimizer, data-order generator, fit count) that loads with `torch.load(weights_only=True)`."""
+coordinates from the task, and a state dict of plain tensors (module, optimizer, data-order
+generator) that loads with `torch.load(weights_only=True)`."""
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -12,24 +11,14 @@ from torch import nn
 from stackelberg.models.angles import angle_mask, wrapping
 
 
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Torch's global RNG seeded inside the block and restored after it: a model's initial
-    weights depend on its seed only, not on what ran before it."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
 class EnsembleModel(nn.Module):
     """Base of the ensemble model players. Subclasses set `ensemble_size`, `device`,
-    `optimizer`, `generator` and `fits`, and call `_set_angles` once on their device."""
+    `optimizer` and `generator`, and call `_set_angles` once on their device."""
 
     ensemble_size: int
     device: torch.device
     optimizer: torch.optim.Optimizer
     generator: torch.Generator
-    fits: int
 
     def _set_angles(self, obs_dim: int, angle_dims: Sequence[int]) -> None:
         """The task's wrapped-angle coordinates (`models.angles`): derived from the task, not
@@ -41,20 +30,13 @@ class EnsembleModel(nn.Module):
         """(B, d) -> (E, B, d), the same batch for every member; (E, B, d) stays."""
         return x.unsqueeze(0).expand(self.ensemble_size, *x.shape) if x.dim() == 2 else x
 
-    def _extra_state(self) -> dict[str, Any]:
-        """Plain values a subclass adds to its state dict."""
-        return {}
-
-    def _load_extra_state(self, state: dict[str, Any]) -> None:
-        """Read back what `_extra_state` wrote (checkpoints from before a key existed lack it)."""
-
-    def state_dict(self, *args: Any, **kwargs: Any) -> dict:  # type: ignore[override]
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        """torch's module state under "module", with the optimizer and the data-order generator
+        beside it: everything a resumed fit needs."""
         return {"module": super().state_dict(*args, **kwargs), "optimizer": self.optimizer.state_dict(),
-                "generator": self.generator.get_state(), "fits": self.fits, **self._extra_state()}
+                "generator": self.generator.get_state()}
 
-    def load_state_dict(self, state: dict, strict: bool = True) -> None:  # type: ignore[override]
-        super().load_state_dict(state["module"], strict=strict)
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True, assign: bool = False) -> None:
+        super().load_state_dict(state["module"], strict=strict, assign=assign)
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
-        self.fits = int(state["fits"])
-        self._load_extra_state(state)

@@ -38,7 +38,7 @@ class ModelConfig:
     # with AVX512-BF16 and the same held-out loss. Prediction is always float32. "auto" (ours;
     # [P]'s code is float32) becomes "bfloat16" on a CPU with native bfloat16 (AVX512-BF16 or
     # AMX), else "float32"; the run's config.toml records which, so a resume elsewhere plays the
-    # same game. Records from before the knob ran in float32.
+    # same game. A record without this key ran in float32.
     fit_precision: str = knob("auto", "fit precision: auto, float32 or bfloat16",
                               choices=FIT_PRECISIONS, saved_without="float32")
     # Early stopping on held-out real trajectories (not in [P], whose fit runs the schedule's

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from stackelberg.models.angles import apply_change, state_change
-from stackelberg.models.base import EnsembleModel, seeded
+from stackelberg.core.networks import seeded
+from stackelberg.models.base import EnsembleModel
 from stackelberg.core.buffers import ReplayBuffer
 from stackelberg.models.ensemble import EnsembleLinear, EnsembleMLP
 from stackelberg.models.early_stopping import MemberEarlyStopping
@@ -60,6 +61,12 @@ class ProbabilisticEnsemble(EnsembleModel):
     uniformly random elite per transition (for MBPO's branched rollouts).
     """
 
+    # registered buffers: the input scaler, the elite members and each member's holdout error
+    input_mean: torch.Tensor
+    input_std: torch.Tensor
+    elites: torch.Tensor
+    holdout_mse: torch.Tensor
+
     def __init__(self, obs_dim: int, act_dim: int, config: Optional[ProbabilisticModelConfig] = None,
                  device: str | torch.device = "cpu", seed: int = 0, angle_dims: Sequence[int] = ()):
         super().__init__()
@@ -89,8 +96,6 @@ class ProbabilisticEnsemble(EnsembleModel):
         self._set_angles(obs_dim, angle_dims)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, fused=True)
         self.generator = torch.Generator().manual_seed(seed + 1)  # holdout split, bootstrap, order
-        self.fits = 0
-        self.last_epochs = 0
 
     def linear_layers(self) -> list[EnsembleLinear]:
         return [m for m in self.net.net if isinstance(m, EnsembleLinear)]
@@ -229,8 +234,8 @@ class ProbabilisticEnsemble(EnsembleModel):
         batches = math.ceil(n_train / cfg.batch_size)
 
         stopper = MemberEarlyStopping(self.member_parameters(), cfg.improvement_threshold, cfg.patience)
-        steps, epoch, losses = 0, 0, []
-        for epoch in range(1, epochs + 1):
+        steps = 0
+        for _ in range(epochs):
             idx = rows.to(self.device)
             for b in range(batches):
                 batch = idx[:, b * cfg.batch_size:(b + 1) * cfg.batch_size]
@@ -238,7 +243,6 @@ class ProbabilisticEnsemble(EnsembleModel):
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
-                losses.append(loss.detach())
             steps += batches
             # reshuffle each member's resample for the next epoch
             rows = torch.gather(rows, 1, torch.argsort(torch.rand(rows.shape, generator=self.generator), 1))
@@ -252,12 +256,10 @@ class ProbabilisticEnsemble(EnsembleModel):
         final = self.member_mse(hold_x, hold_out)
         self.holdout_mse.copy_(final)
         self.elites.copy_(torch.argsort(final)[:cfg.num_elites])
-        self.fits += 1
-        self.last_epochs = epoch
         elite_mse = final[self.elites].mean().item()
-        if not math.isfinite(elite_mse):
-            raise NonFiniteError("the probabilistic model's holdout error is not finite")
-        return FitReport(steps=steps, train_loss=elite_mse)
+        # with too little data to hold any out, `final` is a training error, not a held-out one
+        return FitReport(steps=steps, train_loss=elite_mse,
+                         holdout_loss=elite_mse if n_hold else float("nan"))
 
     def train_step(self, obs: torch.Tensor, act: torch.Tensor, reward: torch.Tensor,
                    next_obs: torch.Tensor) -> torch.Tensor:
@@ -279,14 +281,6 @@ class ProbabilisticEnsemble(EnsembleModel):
         """Parameters with a leading member dimension (weights and biases); the shared
         log-variance bounds are not per member and are not snapshotted (as in the official code)."""
         return [p for layer in self.linear_layers() for p in (layer.weight, layer.bias)]
-
-    # --- state -----------------------------------------------------------------------------
-    # the elites, scaler and holdout errors are buffers inside the state dict's "module"
-    def _extra_state(self) -> dict:
-        return {"last_epochs": self.last_epochs}
-
-    def _load_extra_state(self, state: dict) -> None:
-        self.last_epochs = int(state.get("last_epochs", 0))
 
 
 def probabilistic_model(settings: ProbabilisticModelConfig, context: PlayerContext

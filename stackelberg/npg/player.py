@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import torch
 from torch import nn
@@ -10,6 +10,7 @@ from torch import nn
 from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer
 from stackelberg.npg.config import NPGConfig, PolicyConfig, start_fraction_for
 from stackelberg.core.errors import NonFiniteError
+from stackelberg.core.networks import seeded
 from stackelberg.npg.gae import discounted_returns, gae_advantages
 from stackelberg.npg.step import npg_step
 from stackelberg.core.protocols import ImproveReport, ModelPlayer
@@ -31,8 +32,7 @@ class NPGPolicyPlayer(nn.Module):
         self.task = task
         self.npg = npg or NPGConfig()
         pcfg = policy or self.npg.policy_config()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed):
             self.policy = GaussianMLPPolicy(task.obs_dim, task.act_dim, pcfg.hidden_sizes,
                                             pcfg.init_log_std, pcfg.min_log_std, pcfg.max_log_std)
             self.value = ValueBaseline(task.obs_dim, self.npg.value_hidden_sizes, self.npg.value_lr,
@@ -102,13 +102,14 @@ class NPGPolicyPlayer(nn.Module):
                                      "rejected_steps": rejected,
                                      "log_std": self.policy.log_std.mean().item()})
 
-    def state_dict(self, *args, **kwargs) -> dict:  # type: ignore[override]
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any:
+        """torch's module state under "module", with the value optimizer and both generators."""
         return {"module": super().state_dict(*args, **kwargs),
                 "value_optimizer": self.value.optimizer.state_dict(),
                 "generator": self.generator.get_state(), "noise": self.noise.get_state()}
 
-    def load_state_dict(self, state: dict, strict: bool = True):  # type: ignore[override]
-        super().load_state_dict(state["module"], strict=strict)
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True, assign: bool = False) -> None:
+        super().load_state_dict(state["module"], strict=strict, assign=assign)
         self.value.optimizer.load_state_dict(state["value_optimizer"])
         self.generator.set_state(state["generator"])
         self.noise.set_state(state["noise"])

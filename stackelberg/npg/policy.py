@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, cast
 
 import torch
 from torch import nn
@@ -18,7 +18,7 @@ class GaussianMLPPolicy(nn.Module):
                  init_log_std: float = -1.0, min_log_std: float = -2.5, max_log_std: float = 1.0):
         super().__init__()
         self.mean_net = mlp(obs_dim, act_dim, hidden_sizes, activation=nn.Tanh)
-        last = self.mean_net[-1]
+        last = cast(nn.Linear, self.mean_net[-1])  # mlp() ends with a linear layer
         with torch.no_grad():
             last.weight.mul_(0.01)
             last.bias.mul_(0.01)
@@ -59,7 +59,7 @@ class GaussianMLPPolicy(nn.Module):
         params = tuple(p.detach() for p in self.mean_net.parameters())
         sizes = [p.numel() for p in params]
         mean_fn = lambda *ps: functional_call(self.mean_net, dict(zip(names, ps)), (obs,))
-        _, pullback = vjp(mean_fn, *params)
+        pullback = vjp(mean_fn, *params)[1]
         weight = torch.exp(-2 * self.log_std.detach()) / obs.shape[0]
         # flat vectors follow self.parameters(): log_std first, then the mean network
         order = [name for name, _ in self.named_parameters()]
@@ -71,7 +71,7 @@ class GaussianMLPPolicy(nn.Module):
         def product(v: torch.Tensor) -> torch.Tensor:
             v_log_std, v_mean = v[:k], v[k:]
             tangents = tuple(t.view_as(p) for t, p in zip(torch.split(v_mean, sizes), params))
-            _, jv = jvp(mean_fn, params, tangents)
+            jv = jvp(mean_fn, params, tangents)[1]
             grads = pullback(jv * weight)
             return torch.cat([2 * v_log_std, *[g.reshape(-1) for g in grads]]) + damping * v
 

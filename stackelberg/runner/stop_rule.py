@@ -1,5 +1,5 @@
 """Ending a run once it has reached a target: `--stop-at eval_success=0.9` ends it after the first
-complete bin of evaluations whose mean reaches 0.9 (issue 28's rule for SAC on DClaw-Turn: "until
+complete bin of evaluations whose mean reaches 0.9 (a budget such as "train SAC on DClaw-Turn until
 0.9 mean success in a 10k-sample bin or 400k samples"), instead of spending the rest of the budget.
 
 Bins are those of `python -m stackelberg.report --bins W`: evaluations at samples in

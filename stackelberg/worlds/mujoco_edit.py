@@ -14,7 +14,7 @@ spec and recompiling keeps the model consistent. This module does that for any e
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Protocol, cast
 
 import gymnasium as gym
 import mujoco
@@ -22,6 +22,14 @@ import numpy as np
 
 SpecEdit = Callable[[mujoco.MjSpec], None]
 _SPEC = "_stackelberg_mjspec"  # where the spec of an edited env's current model is kept
+
+
+class _Simulated(Protocol):
+    """What a recompiled model is installed into: gymnasium's `MujocoEnv` declares these, but
+    `gym.Env` (the type of `env.unwrapped`) does not."""
+
+    model: mujoco.MjModel
+    data: mujoco.MjData
 
 
 class NotEditableError(ValueError):
@@ -50,7 +58,7 @@ def edit_model(env: gym.Env, edit: SpecEdit) -> None:
     edit(edited)
     new_model, new_data = edited.recompile(model, data)
     setattr(world, _SPEC, edited)
-    _install(world, new_model, new_data)
+    _install(cast(_Simulated, world), new_model, new_data)  # model and data checked above
 
 
 def _current_spec(world: gym.Env) -> mujoco.MjSpec:
@@ -66,7 +74,7 @@ def _current_spec(world: gym.Env) -> mujoco.MjSpec:
     return spec
 
 
-def _install(world: gym.Env, model: mujoco.MjModel, data: mujoco.MjData) -> None:
+def _install(world: _Simulated, model: mujoco.MjModel, data: mujoco.MjData) -> None:
     """Swap the simulation; a renderer keeps no viewer of the old model (it reopens lazily)."""
     world.model, world.data = model, data
     renderer = getattr(world, "mujoco_renderer", None)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import gymnasium as gym
 
@@ -131,10 +131,6 @@ def parse_perturbation(text: str) -> Perturbation:
                 raise _syntax_error(text, f"{key} is given twice")
             params[key] = _parse_value(text, key, raw)
     return Perturbation(kind, at_samples, params)
-
-
-def parse_perturbations(texts: Iterable[str]) -> list[Perturbation]:
-    return [parse_perturbation(t) for t in texts]
 
 
 # --- resolving against a task ---------------------------------------------------------------

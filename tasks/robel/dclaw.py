@@ -19,7 +19,7 @@ exactly from its predicted observation.
 `dclaw-turn-vel` (ours, not ROBEL's default observation; ROBEL's obs dict has it as
 `object_qvel`): the valve spins on after the claw lets go (the change of the valve angle at step
 t correlates 0.73 with that at t - 1 in PAL's data), which a one-step model cannot predict from
-an observation without the valve's velocity (runs/notes/issue28-dclaw.md).
+an observation without the valve's velocity.
 """
 from __future__ import annotations
 
