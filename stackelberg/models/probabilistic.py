@@ -301,7 +301,7 @@ class ProbabilisticEnsemble(EnsembleModel):
         """Parameters with a leading member dimension (weights and biases); the shared
         log-variance bounds are not per member and are not snapshotted (as in the official code).
         A subclass's encoder has a leading member dimension on every parameter too."""
-        encoder = list(self.encoder.parameters()) if self.encoder is not None else []
+        encoder: list[torch.Tensor] = [*self.encoder.parameters()] if self.encoder is not None else []
         return [p for layer in self.linear_layers() for p in (layer.weight, layer.bias)] + encoder
 
     # --- state -----------------------------------------------------------------------------
