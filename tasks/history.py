@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Optional
 
+import re
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -34,6 +36,11 @@ HISTORY_LENGTH = 10
 def history_name(name: str, length: int) -> str:
     """The registered name of `name` with an L-step history: "NAME+hL"."""
     return f"{name}+h{length}"
+
+
+def world_name(name: str) -> str:
+    """The task under a history task's name: "halfcheetah-fwd-bwd+h10" -> "halfcheetah-fwd-bwd"."""
+    return re.sub(r"\+h\d+$", "", name)
 
 
 class HistoryObservation(gym.Wrapper):
