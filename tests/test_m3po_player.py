@@ -113,3 +113,29 @@ def test_refusals_are_one_line_and_exit_code_2(argv, message, capsys, tmp_path):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "never").exists()
+
+
+def test_branched_rollouts_continue_real_windows_with_the_predicted_step():
+    """MBPO's k = 1 rollouts from real histories (the meta-model, untrained): every synthetic
+    transition starts from a real observation, and its next observation's window is the start's
+    window shifted by (o_t, the action the world would get, the predicted reward)."""
+    from stackelberg.core.buffers import ReplayBuffer
+    from stackelberg.core.history import step_features
+    from stackelberg.worlds.collect import run_episode
+
+    task = short_task()
+    layout = task.history
+    game = tiny_game(task, seed=0)
+    replay = ReplayBuffer()
+    for _ in range(2):
+        replay.add(run_episode(game.env, lambda obs: torch.rand(6) * 2 - 1, task))
+    policy = game.policy
+    policy.model_buffer.resize(40)
+    policy.branched_rollouts(game.model, replay, n=40, k=1)
+    synthetic = policy.model_buffer.contents()
+    real = replay.tensors()["obs"]
+    assert all((real == row).all(-1).any() for row in synthetic["obs"])  # starts are real histories
+    act_env = policy.actions.to_env(synthetic["act"])
+    torch.testing.assert_close(layout.window(synthetic["next_obs"])[:, :-1], layout.window(synthetic["obs"])[:, 1:])
+    torch.testing.assert_close(layout.window(synthetic["next_obs"])[:, -1],
+                               step_features(layout.observed(synthetic["obs"]), act_env, synthetic["reward"]))
