@@ -7,9 +7,10 @@ import pytest
 import torch
 from torch import nn
 
+from stackelberg.core.buffers import ReplayBuffer, Trajectory
 from stackelberg.core.history import HistoryLayout, step_features
 from stackelberg.m3po.meta_model import EnsembleGRU, MetaModel, MetaModelConfig
-from stackelberg.models.probabilistic import soft_bound_logvar
+from stackelberg.models.probabilistic import ProbabilisticEnsemble, soft_bound_logvar
 
 LAYOUT = HistoryLayout(obs_dim=2, act_dim=1, length=3)
 
@@ -113,9 +114,6 @@ def test_fit_learns_a_reward_only_the_window_reveals():
     after the same fit the meta-model's held-out error is far below the Markov model's, which
     cannot do better than predicting 0 on average (the meta-model misses only each episode's
     first step, where the window is empty: 1/8 of the data)."""
-    from stackelberg.core.buffers import ReplayBuffer, Trajectory
-    from stackelberg.models.probabilistic import ProbabilisticEnsemble
-
     layout = HistoryLayout(obs_dim=1, act_dim=1, length=2)
     g = torch.Generator().manual_seed(0)
     replay = ReplayBuffer()

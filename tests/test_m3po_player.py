@@ -12,6 +12,8 @@ import torch
 from stackelberg import tasks
 from stackelberg.cli import run as cli_run
 from stackelberg.config import resolve_config
+from stackelberg.core.buffers import ReplayBuffer
+from stackelberg.core.history import step_features
 from stackelberg.core.errors import UserInputError
 from stackelberg.core.game import Game
 from stackelberg.core.schedules import PAL
@@ -22,6 +24,7 @@ from stackelberg.npg.player import NPGPolicyPlayer
 from stackelberg.runner.players import build_players
 from stackelberg.tasks.history import with_history
 from stackelberg.tasks.switching_cheetah import halfcheetah_fwd_bwd
+from stackelberg.worlds.collect import run_episode
 
 
 def short_task():
@@ -119,10 +122,6 @@ def test_branched_rollouts_continue_real_windows_with_the_predicted_step():
     """MBPO's k = 1 rollouts from real histories (the meta-model, untrained): every synthetic
     transition starts from a real observation, and its next observation's window is the start's
     window shifted by (o_t, the action the world would get, the predicted reward)."""
-    from stackelberg.core.buffers import ReplayBuffer
-    from stackelberg.core.history import step_features
-    from stackelberg.worlds.collect import run_episode
-
     task = short_task()
     layout = task.history
     game = tiny_game(task, seed=0)
