@@ -28,6 +28,7 @@ import stackelberg.mbpo  # noqa: F401  (the built-in players register themselves
 import stackelberg.memb  # noqa: F401
 import stackelberg.models  # noqa: F401
 import stackelberg.npg  # noqa: F401
+import stackelberg.m3po  # noqa: F401  (after mbpo, memb, models, npg: keeps their registration order)
 from stackelberg import tasks
 from stackelberg.core.errors import UserInputError
 from stackelberg.core.knobs import (KnobInfo, check_field, check_rules, has_control_characters, knob,

@@ -8,6 +8,7 @@ from stackelberg.core.errors import error_line
 from stackelberg.tasks.base import ParamValue, ScoreFn, SuccessFn, Symmetry, Task, TransitionFn, WorldChange
 from stackelberg.tasks.ant import ant
 from stackelberg.tasks.gym_tasks import halfcheetah, hopper, inverted_pendulum
+from stackelberg.tasks.history import HISTORY_LENGTH, history_factory, history_name
 from stackelberg.tasks.pen import pen, pen_noterm, pen_vel
 from stackelberg.tasks.reacher import reacher_7dof
 from stackelberg.tasks.robel import dclaw_turn, dclaw_turn_fixed, dclaw_turn_vel, dkitty_orient
@@ -37,6 +38,10 @@ _REGISTRY: Dict[str, Callable[[], Task]] = {
     "walker2d-randomparams": walker2d_randomparams,
     "humanoid-direc": humanoid_direc,
 }
+# the switching worlds with M3PO's history in the observation ("halfcheetah-fwd-bwd+h10")
+_REGISTRY.update({history_name(name, HISTORY_LENGTH): history_factory(_REGISTRY[name])
+                  for name in ("halfcheetah-fwd-bwd", "halfcheetah-pier", "ant-fwd-bwd",
+                               "ant-crippled-leg", "walker2d-randomparams", "humanoid-direc")})
 
 
 # names whose factory's task passed `validate_task` in this process

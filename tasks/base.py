@@ -9,6 +9,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from stackelberg.core.history import HistoryLayout
+
 # (obs, action, next_obs) -> reward or done, all batched over leading dimensions.
 TransitionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 # (episode observations of shape (..., T + 1, obs_dim)) -> success flag of shape (...)
@@ -98,6 +100,8 @@ class Task:
     not show (a hidden task that switches, `stackelberg.tasks.switching`): no function of
     (obs, act, next_obs) equals it, so `reward_fn` returns NaN, the model player must learn the
     reward, and the reward has no parity test (termination still does).
+    `history` says the observation carries the last steps (`stackelberg.tasks.history`): its
+    layout tells a model player which part is the world's own observation and how it shifts.
     `algo_defaults` are this task's settings for one solver, keyed by algorithm, as config
     sections (`{"pal": {"schedule": {"samples_horizon_multiple": 10}}}`: pen's PAL collects
     N = 10 x H per iteration, [P] B.1); they sit above the solver's own defaults and below the
@@ -124,3 +128,4 @@ class Task:
     symmetry: Optional[Symmetry] = None
     algo_defaults: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     learned_reward: bool = False
+    history: Optional[HistoryLayout] = None

@@ -58,7 +58,7 @@ def test_config_file_and_cli_precedence(tmp_path):
     (["--leader", "policy", "--algo", "mal"], "--leader policy means --algo pal"),
     (["--buffer-capacity", "0"], "schedule.buffer_capacity must be >= 1"),
     (["--policy", "mbpo", "--set", "mbpo.real_ratio=2"], "mbpo.real_ratio must be in [0, 1]"),
-    (["--set", "run.policy=ppo"], "run.policy must be one of mbpo, memb, npg, sac"),
+    (["--set", "run.policy=ppo"], "run.policy must be one of m3po, mbpo, memb, npg, sac"),
     (["--perturb", "wobble@10"], "unknown kind 'wobble'"),
     (["--perturb", "goals@100"], "has no goal distribution to shift"),
     (["--perturb", "dynamics@100:target=forearm"], "valid targets: damping, mass"),

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import tomllib
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -361,3 +362,15 @@ def test_the_console_script_dispatches_subcommands(capsys):
         assert exit_info.value.code == 0
         assert capsys.readouterr().out.startswith(f"usage: python -m stackelberg.{name} "), name
     assert main(["nope"]) == 2
+
+
+def test_every_package_folder_is_installed():
+    """A non-editable install ships only the packages pyproject.toml lists: a subpackage left out
+    of the list (a player's) would import from a checkout and fail from a wheel."""
+    listed = set(tomllib.loads((Path(REPO) / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {"stackelberg." + ".".join(p.parent.relative_to(Path(REPO) / "stackelberg").parts)
+               for p in (Path(REPO) / "stackelberg").rglob("__init__.py")}
+    folders = {name.rstrip(".") for name in folders}
+    tasks = {"stackelberg.tasks" + "".join("." + part for part in p.parent.relative_to(Path(REPO) / "tasks").parts)
+             for p in (Path(REPO) / "tasks").rglob("__init__.py")}
+    assert folders | tasks <= listed, sorted((folders | tasks) - listed)

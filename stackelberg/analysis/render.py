@@ -234,6 +234,13 @@ POSES: dict[str, PoseFn] = {
     "ant-crippled-leg": _pose_ant,
     "walker2d-randomparams": _pose_planar,
     "humanoid-direc": _pose_humanoid,
+    # the same worlds with their history in the observation: posed by its leading (world) part
+    "halfcheetah-fwd-bwd+h10": _pose_planar,
+    "halfcheetah-pier+h10": _pose_planar,
+    "ant-fwd-bwd+h10": _pose_ant,
+    "ant-crippled-leg+h10": _pose_ant,
+    "walker2d-randomparams+h10": _pose_planar,
+    "humanoid-direc+h10": _pose_humanoid,
 }
 
 

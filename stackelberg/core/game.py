@@ -14,7 +14,7 @@ import torch
 
 from stackelberg.core.buffers import InitialStateBuffer, ReplayBuffer, Trajectory
 from stackelberg.core.knobs import check_settings
-from stackelberg.core.errors import NonFiniteError
+from stackelberg.core.errors import NonFiniteError, UserInputError
 from stackelberg.worlds.perturbations import Perturbation, PerturbationPlan
 from stackelberg.core.protocols import FitReport, ModelPlayer, PolicyPlayer
 from stackelberg.core.model_env import model_rollouts
@@ -66,6 +66,18 @@ class IterationReport:
         return row
 
 
+def refuse_hidden_reward(task: Task, policy: PolicyPlayer) -> None:
+    """A policy player that scores model rollouts with `task.reward_fn` (it says so with
+    `reads_task_reward = True`) cannot learn where the reward is hidden (`learned_reward`):
+    refused before any data is collected."""
+    if task.learned_reward and getattr(policy, "reads_task_reward", False):
+        raise UserInputError(
+            f"task {task.name!r} hides its reward (it depends on a hidden task), and the "
+            f"{type(policy).__name__} scores its model rollouts with the task's reward function; "
+            f"use a player that learns the reward (--policy m3po on a history task, or "
+            f"--set mbpo.learned_reward=true)")
+
+
 class Game:
     """A Stackelberg game between a policy player and a model player in a task's world.
 
@@ -84,6 +96,7 @@ class Game:
         samples; they are checked against the task here, so a bad one fails before training."""
         check_settings("schedule", schedule)
         validate_task(task)  # a Task that does not fit its env fails here, naming the field
+        refuse_hidden_reward(task, policy)
         self.perturbations = PerturbationPlan(task, perturbations)
         self.on_collect = on_collect
         self.device = torch.device(device)
@@ -157,7 +170,8 @@ class Game:
     def predicted_return(self, start_states: torch.Tensor) -> float:
         """J(pi, M): deterministic policy rolled out in every member from the given start
         states over the task horizon; the mean over members and starts."""
-        if start_states.numel() == 0 or not self.model_fitted or not self.has_model:
+        if start_states.numel() == 0 or not self.model_fitted or not self.has_model \
+                or self.task.learned_reward:  # a hidden reward: task.reward_fn is NaN
             return float("nan")
         paths = model_rollouts(self.model.step, self._act(True), self.task, start_states.to(self.device),
                                self.model.ensemble_size, self.task.horizon, None)

@@ -98,13 +98,23 @@ class MBPOPolicyPlayer:
         """int(batch * real_ratio) real transitions + the rest from the model buffer (all real
         while the model buffer is empty), as the official `_training_batch`."""
         cfg = self.config
-        n_real = int(cfg.batch_size * cfg.real_ratio) if len(self.model_buffer) else cfg.batch_size
+        n_real = int(cfg.batch_size * self.real_ratio()) if len(self.model_buffer) else cfg.batch_size
         idx = torch.randint(0, real["obs"].shape[0], (n_real,), generator=self.generator).to(self.device)
         parts = {k: v[idx] for k, v in real.items()}
         if n_real == cfg.batch_size:
             return parts
         synthetic = self.model_buffer.sample(cfg.batch_size - n_real, self.generator)
         return {k: torch.cat([parts[k], synthetic[k]]) for k in parts}
+
+    def real_ratio(self) -> float:
+        """The real share of the next SAC batches (a subclass may schedule it)."""
+        return self.config.real_ratio
+
+    @property
+    def reads_task_reward(self) -> bool:
+        """Whether its model rollouts are scored by `task.reward_fn` (the Game refuses that on a
+        task whose reward is hidden)."""
+        return not self.config.learned_reward and self.config.rollouts_per_env_step > 0
 
     def branched_rollouts(self, model: ModelPlayer, replay: ReplayBuffer, n: int, k: int
                           ) -> tuple[float, float]:

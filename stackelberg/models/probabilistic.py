@@ -10,6 +10,12 @@ Why each piece is there:
 - bootstrap resamples and a random elite per sample: the spread between members stands in for
   epistemic uncertainty; dropping the worst two members (elites) keeps bad fits out of rollouts;
 - holdout early stopping with per-member snapshots: no epoch count to tune as the data grows.
+
+On a task whose observation carries its history (`Task.history`) the ensemble is Markov: it
+reads o_t and a_t only, predicts [reward, o_{t+1} - o_t] and shifts the window with the step it
+predicted (`HistoryLayout.shift`), so its rollouts from real histories continue them (M3PO's
+M2PO). A subclass may add features of its own (`_make_encoder`, `_features`: M3PO's meta-model
+reads the window through a GRU).
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
+from stackelberg.core.history import HistoryLayout
 from stackelberg.models.angles import apply_change, state_change
 from stackelberg.core.networks import seeded
 from stackelberg.models.base import EnsembleModel
@@ -68,16 +75,21 @@ class ProbabilisticEnsemble(EnsembleModel):
     holdout_mse: torch.Tensor
 
     def __init__(self, obs_dim: int, act_dim: int, config: Optional[ProbabilisticModelConfig] = None,
-                 device: str | torch.device = "cpu", seed: int = 0, angle_dims: Sequence[int] = ()):
+                 device: str | torch.device = "cpu", seed: int = 0, angle_dims: Sequence[int] = (),
+                 history: Optional[HistoryLayout] = None):
         super().__init__()
         self.config = config or ProbabilisticModelConfig()
         check_settings("probabilistic_model", self.config)
         cfg = self.config
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.ensemble_size = cfg.ensemble_size
-        self.out_dim = 1 + obs_dim  # [reward, delta state]
+        self.history = history
+        # the part of the observation it predicts (a history's window is shifted, not predicted)
+        self.observed_dim = history.obs_dim if history is not None else obs_dim
+        self.out_dim = 1 + self.observed_dim  # [reward, delta state]
         with seeded(seed):
-            self.net = EnsembleMLP(cfg.ensemble_size, obs_dim + act_dim, 2 * self.out_dim,
+            self.encoder = self._make_encoder()
+            self.net = EnsembleMLP(cfg.ensemble_size, self._feature_dim(), 2 * self.out_dim,
                                    cfg.hidden_sizes, activation=_ACTIVATIONS[cfg.activation])
             for layer in self.linear_layers():
                 # truncated normal (at 2 std) with std 1 / (2 sqrt(fan_in)), zero biases (official)
@@ -93,12 +105,37 @@ class ProbabilisticEnsemble(EnsembleModel):
         self.register_buffer("holdout_mse", torch.full((cfg.ensemble_size,), float("nan")))
         self.device = torch.device(device)
         self.to(self.device)
-        self._set_angles(obs_dim, angle_dims)
+        self._set_angles(self.observed_dim, angle_dims)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.lr, fused=True)
         self.generator = torch.Generator().manual_seed(seed + 1)  # holdout split, bootstrap, order
 
     def linear_layers(self) -> list[EnsembleLinear]:
         return [m for m in self.net.net if isinstance(m, EnsembleLinear)]
+
+    # --- what a subclass may add -----------------------------------------------------------
+    def _make_encoder(self) -> Optional[nn.Module]:
+        """A module of the subclass's own features (built seeded, before the MLP)."""
+        return None
+
+    def _feature_dim(self) -> int:
+        return self.observed_dim + self.act_dim
+
+    def _features(self, x: torch.Tensor, members: Optional[torch.Tensor]) -> torch.Tensor:
+        """The MLP's input from normalised [obs, act] (m, B, in): all of it, or [o_t, a_t]
+        where the observation carries a history."""
+        if self.history is None:
+            return x
+        return torch.cat([x[..., :self.observed_dim], x[..., self.obs_dim:]], dim=-1)
+
+    def _observed(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs[..., :self.observed_dim]
+
+    def _next_obs(self, obs: torch.Tensor, act: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The next observation from a prediction of [reward, change] (..., out_dim)."""
+        next_obs = apply_change(self._observed(obs), out[..., 1:], self._wrapped)
+        if self.history is None:
+            return next_obs
+        return self.history.shift(obs, act, out[..., 0], next_obs)
 
     # --- forward ---------------------------------------------------------------------------
     def _normalize(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
@@ -108,7 +145,7 @@ class ProbabilisticEnsemble(EnsembleModel):
                  ) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised inputs (m, B, in) -> mean, soft-bounded log-variance (m, B, out), for all
         members (m = E) or the listed ones."""
-        h = x
+        h = self._features(x, members)
         for layer in self.net.net:
             if isinstance(layer, EnsembleLinear) and members is not None:
                 h = torch.baddbmm(layer.bias[members], h, layer.weight[members])
@@ -123,7 +160,7 @@ class ProbabilisticEnsemble(EnsembleModel):
         by member -> (E, B, d)."""
         obs, act = self._expand(obs.to(self.device)), self._expand(act.to(self.device))
         mean, _ = self._forward(self._normalize(obs, act))
-        return apply_change(obs, mean[..., 1:], self._wrapped)
+        return self._next_obs(obs, act, mean)
 
     @torch.no_grad()
     def predict(self, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,14 +197,15 @@ class ProbabilisticEnsemble(EnsembleModel):
         noise = torch.randn(mean.shape, generator=generator, device=generator.device).to(self.device)
         out = torch.empty_like(mean)
         out[order] = mean + noise * torch.exp(0.5 * logvar)
-        return apply_change(obs, out[:, 1:], self._wrapped), out[:, 0]
+        return self._next_obs(obs, act, out), out[:, 0]
 
     @torch.no_grad()
     def loss(self, obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
         """The model player's payoff: per-member MSE of the mean next-state prediction (raw
         state units; the reward head is not scored here), shape (E,)."""
         next_obs = next_obs.to(self.device)
-        error = state_change(next_obs, self.step(obs, act), self._wrapped)
+        predicted = self._observed(self.step(obs, act))
+        error = state_change(self._observed(next_obs), predicted, self._wrapped)
         return (error ** 2).mean(dim=(1, 2))
 
     # --- training --------------------------------------------------------------------------
@@ -212,8 +250,8 @@ class ProbabilisticEnsemble(EnsembleModel):
         data = buffer.tensors()
         obs, act, next_obs = data["obs"], data["act"], data["next_obs"]
         inputs = torch.cat([obs, act], -1).to(self.device)
-        targets = torch.cat([data["reward"].unsqueeze(-1), state_change(obs, next_obs, self._wrapped)],
-                            -1).to(self.device)
+        change = state_change(self._observed(obs), self._observed(next_obs), self._wrapped)
+        targets = torch.cat([data["reward"].unsqueeze(-1), change], -1).to(self.device)
         n = inputs.shape[0]
         if n < 2:
             raise ValueError(f"the probabilistic model needs at least 2 transitions to fit, got {n}")
@@ -279,8 +317,10 @@ class ProbabilisticEnsemble(EnsembleModel):
 
     def member_parameters(self) -> list[torch.Tensor]:
         """Parameters with a leading member dimension (weights and biases); the shared
-        log-variance bounds are not per member and are not snapshotted (as in the official code)."""
-        return [p for layer in self.linear_layers() for p in (layer.weight, layer.bias)]
+        log-variance bounds are not per member and are not snapshotted (as in the official code).
+        A subclass's encoder has a leading member dimension on every parameter too."""
+        encoder: list[torch.Tensor] = [*self.encoder.parameters()] if self.encoder is not None else []
+        return [p for layer in self.linear_layers() for p in (layer.weight, layer.bias)] + encoder
 
 
 def probabilistic_model(settings: ProbabilisticModelConfig, context: PlayerContext
@@ -289,4 +329,4 @@ def probabilistic_model(settings: ProbabilisticModelConfig, context: PlayerConte
     task = context.task
     angle_dims = task.angle_dims if settings.wrap_angles else ()
     return ProbabilisticEnsemble(task.obs_dim, task.act_dim, settings, context.device,
-                                 context.seed, angle_dims=angle_dims)
+                                 context.seed, angle_dims=angle_dims, history=task.history)

@@ -25,6 +25,8 @@ class NPGPolicyPlayer(nn.Module):
     """Each improvement step: draw start states, roll the policy out in every ensemble member,
     score with the task's reward/termination functions, GAE, one NPG step, refit the baseline."""
 
+    reads_task_reward = True  # its rollouts are scored by task.reward_fn (see Game)
+
     def __init__(self, task: Task, npg: Optional[NPGConfig] = None,
                  policy: Optional[PolicyConfig] = None, device: str | torch.device = "cpu",
                  seed: int = 0):
