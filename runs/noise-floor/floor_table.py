@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
 
+from stackelberg.config import load_saved_config
 from stackelberg.core.bins import bin_means
 
 RUNS = Path(__file__).resolve().parents[1]
@@ -44,8 +44,8 @@ def read(folder: Path, metric: str) -> dict[str, np.ndarray]:
 
 
 def floor_of(folder: Path) -> float:
-    with open(folder / "config.toml", "rb") as f:
-        return float(tomllib.load(f)["policy"]["min_log_std"])
+    """The run's floor, read through the library (older records keep it in `[policy]`)."""
+    return float(load_saved_config(folder / "config.toml").npg.min_log_std)
 
 
 def trailing_mean(samples: np.ndarray, values: np.ndarray, window: float) -> np.ndarray:
