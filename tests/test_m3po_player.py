@@ -138,3 +138,17 @@ def test_branched_rollouts_continue_real_windows_with_the_predicted_step():
     torch.testing.assert_close(layout.window(synthetic["next_obs"])[:, :-1], layout.window(synthetic["obs"])[:, 1:])
     torch.testing.assert_close(layout.window(synthetic["next_obs"])[:, -1],
                                step_features(layout.observed(synthetic["obs"]), act_env, synthetic["reward"]))
+
+
+@pytest.mark.parametrize("reward_source, refused", [("task", True), ("learned", False)])
+def test_memb_scoring_with_the_task_reward_is_refused_where_the_reward_is_hidden(reward_source, refused):
+    from stackelberg.memb import MEMBConfig, MEMBPolicyPlayer
+
+    task = tasks.make("halfcheetah-fwd-bwd")
+    policy = MEMBPolicyPlayer(task, MEMBConfig(hidden_sizes=(8,), reward_source=reward_source))
+    model = ProbabilisticEnsemble(task.obs_dim, task.act_dim)
+    if refused:
+        with pytest.raises(UserInputError, match="hides its reward"):
+            Game(task, policy, model, PAL())
+    else:
+        Game(task, policy, model, PAL())

@@ -127,6 +127,12 @@ class MEMBPolicyPlayer:
                 f"use run.model_player = \"probabilistic\", or memb.model_steps_per_step = 0 "
                 f"(an early-stopped fit per block)")
 
+    @property
+    def reads_task_reward(self) -> bool:
+        """Whether the model's draws are scored by `task.reward_fn` (the Game refuses that on a
+        world whose reward is hidden)."""
+        return self.config.reward_source == "task" and self.config.uses_model
+
     def model_step(self, model: ModelPlayer, obs: torch.Tensor, act: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """A differentiable draw of (next_obs, reward) for actor-unit actions `act`; the reward
