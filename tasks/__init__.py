@@ -38,10 +38,12 @@ _REGISTRY: Dict[str, Callable[[], Task]] = {
     "walker2d-randomparams": walker2d_randomparams,
     "humanoid-direc": humanoid_direc,
 }
-# the switching worlds with M3PO's history in the observation ("halfcheetah-fwd-bwd+h10")
+# the switching worlds, and the reacher of [P]'s Figure 4, with M3PO's history in the observation
+# ("halfcheetah-fwd-bwd+h10")
 _REGISTRY.update({history_name(name, HISTORY_LENGTH): history_factory(_REGISTRY[name])
                   for name in ("halfcheetah-fwd-bwd", "halfcheetah-pier", "ant-fwd-bwd",
-                               "ant-crippled-leg", "walker2d-randomparams", "humanoid-direc")})
+                               "ant-crippled-leg", "walker2d-randomparams", "humanoid-direc",
+                               "reacher-7dof")})
 
 
 # names whose factory's task passed `validate_task` in this process

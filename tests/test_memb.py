@@ -306,6 +306,30 @@ def test_losses_against_hand_computed_values():
     torch.testing.assert_close(objective.detach(), 1.0 - 0.5 * logp)
 
 
+class FallingModel(LinearModel):
+    """LinearModel whose draw of the second state has the pole fallen (angle 0.5 rad)."""
+
+    def rsample(self, obs, act, generator):
+        next_obs, reward = super().rsample(obs, act, generator)
+        return next_obs.index_put((torch.tensor([1]), torch.tensor([1])), torch.tensor(0.5)), reward
+
+
+def test_actor_done_reads_the_real_flag_or_the_tasks_termination_on_the_draw():
+    """The code's (1 - d) V(f(s, a~)) takes d from the real transition; `actor_done = "task"`
+    asks the task whether the model's draw ended the episode, whatever the real step did."""
+    player = _hand_player()
+    real_done = torch.tensor([True, False, False])  # the real first step ended, the draws' second
+    a, logp = _squashed_draws(player, 3)
+    objective, _, _ = player.actor_objective(FallingModel(), BATCH["obs"], real_done)
+    torch.testing.assert_close(objective.detach(), 3 * a.squeeze(-1) - 0.5 * logp
+                               + 0.9 * torch.tensor([0.0, 2.0, 2.0]))
+    player.config.actor_done = "task"
+    a, logp = _squashed_draws(player, 3)
+    objective, _, _ = player.actor_objective(FallingModel(), BATCH["obs"], real_done)
+    torch.testing.assert_close(objective.detach(), 3 * a.squeeze(-1) - 0.5 * logp
+                               + 0.9 * torch.tensor([2.0, 0.0, 2.0]))
+
+
 def test_value_expansion_h2_targets_by_hand():
     """H = 2: Q's target is r + g (1 - d) [r^_1 - alpha log pi_1 + g Vbar(s_2)], V's is
     r^_0 - alpha log pi_0 + g (min Q(s_1, a_1) - alpha log pi_1), the imagined steps drawn in

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -221,3 +222,16 @@ def test_sigterm_to_the_sweep_stops_its_runs_cleanly(tmp_path):
     assert "interrupted; checkpoint and data are in" in (cell / "run.log").read_text()
     run.lock_run_folder(cell).close()  # no process holds the run folder any more
     assert 0 < load_checkpoint(cell / "checkpoint.pt")["samples"] < 100_000
+
+
+COMMITTED_RECIPES = sorted(
+    p for p in Path(__file__).resolve().parents[1].glob("runs/**/*.toml")
+    if "records" not in p.parts and "out" not in p.parts and "carry" not in p.parts
+    and "[sweep]" in p.read_text())
+
+
+@pytest.mark.parametrize("path", COMMITTED_RECIPES, ids=lambda p: p.relative_to(p.parents[1]).as_posix())
+def test_every_committed_recipe_validates_whole(path):
+    """A recipe in runs/ that no longer validates (a renamed key, a task gone) fails here, not in
+    the next session's sweep."""
+    assert load_recipe(path).cells

@@ -33,6 +33,7 @@ from stackelberg.runner.run_folder import BEST_POLICY, CHECKPOINT, SNAPSHOTS, Ru
 from stackelberg.analysis.video import MAX_FPS, RenderBackendError, VideoWriter, draw_text_box, \
     offscreen_renderer, side_by_side
 from stackelberg.tasks import Task
+from stackelberg.tasks.history import world_name
 
 if TYPE_CHECKING:
     from stackelberg.analysis.diagnostics import Actor, Stepper
@@ -234,13 +235,6 @@ POSES: dict[str, PoseFn] = {
     "ant-crippled-leg": _pose_ant,
     "walker2d-randomparams": _pose_planar,
     "humanoid-direc": _pose_humanoid,
-    # the same worlds with their history in the observation: posed by its leading (world) part
-    "halfcheetah-fwd-bwd+h10": _pose_planar,
-    "halfcheetah-pier+h10": _pose_planar,
-    "ant-fwd-bwd+h10": _pose_ant,
-    "ant-crippled-leg+h10": _pose_ant,
-    "walker2d-randomparams+h10": _pose_planar,
-    "humanoid-direc+h10": _pose_humanoid,
 }
 
 
@@ -250,7 +244,10 @@ def register_pose(task_name: str, pose: PoseFn) -> None:
 
 
 def pose_for(task_name: str) -> PoseFn:
-    """The task's observation-to-pose map; a one-line error names a task without one."""
+    """The task's observation-to-pose map; a one-line error names a task without one. A history
+    task ("halfcheetah-fwd-bwd+h10") is posed by its world's map: the world's own observation
+    leads its history observation."""
+    task_name = task_name if task_name in POSES else world_name(task_name)
     if task_name not in POSES:
         raise UserInputError(f"--model cannot film task {task_name!r}: it has no observation-to-pose "
                              f"map (stackelberg.analysis.render.register_pose); tasks with one: "

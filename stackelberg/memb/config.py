@@ -18,6 +18,7 @@ from stackelberg.core.knobs import knob
 POLICY_OBJECTIVES = ("model", "q")
 REWARD_SOURCES = ("learned", "task")
 ACTOR_VALUES = ("v", "v_target")
+ACTOR_DONES = ("real", "task")
 
 
 @dataclass
@@ -66,6 +67,11 @@ class MEMBConfig:
     # V of the model's next state in the actor's objective: the main V (code) or the target
     actor_value: str = knob("v", "V of the model's next state in the actor: v or v_target",
                             choices=ACTOR_VALUES)
+    # the done flag on gamma V(f(s, a~)) in the actor's objective: the real transition's, taken
+    # with the real action (code), or the task's termination function on the model's draw
+    # (ours: an imagined fall is worth no V, rather than V's guess outside the data it saw)
+    actor_done: str = knob("real", "done on the actor's V(f(s,a)): real (code) or task (ours)",
+                           choices=ACTOR_DONES)
 
     def rules(self) -> list[tuple[bool, str]]:
         """The rules that tie fields together (each field's own limits are on the field)."""

@@ -6,7 +6,8 @@ Each actor-critic update, on one minibatch of real transitions (s, a, r, s', d):
 1. actor: maximise r^(s, a~) - alpha log pi(a~|s) + gamma (1 - d) V(f(s, a~)), a~ ~ pi(.|s),
    with a~, the model's draw of (s', r^) and V all reparameterised (eq. 9), so the gradient
    flows through the learned reward, the learned dynamics and V; only the actor moves. `d` is
-   the real transition's termination (the code's choice). With `policy_objective = "q"` the
+   the real transition's termination (the code's choice; `actor_done = "task"` reads the task's
+   termination function on the model's draw instead). With `policy_objective = "q"` the
    objective is SAC-v1's min_j Q_j(s, a~) - alpha log pi(a~|s) instead (no model);
 2. values, one Adam step for Q1, Q2 and V on real data only:
    Q_j(s, a) -> r + gamma (1 - d) Vbar(s')                          (eq. 6)
@@ -154,6 +155,8 @@ class MEMBPolicyPlayer:
             return self.q(obs, act).min(0).values - cfg.alpha * logp, logp, torch.full_like(logp, math.nan)
         next_obs, reward = self.model_step(model, obs, act)
         value = (self.v if cfg.actor_value == "v" else self.v_target)(next_obs)
+        if cfg.actor_done == "task":
+            done = self.task.termination_fn(obs, self.actions.to_env(act), next_obs).detach()
         return reward - cfg.alpha * logp + cfg.gamma * (1.0 - done.float()) * value, logp, reward
 
     def soft_q(self, obs: torch.Tensor) -> torch.Tensor:
