@@ -26,9 +26,10 @@ def test_committed_record_loads_and_round_trips(path):
     for key, value in raw.get("policy", {}).items():
         new = "policy_hidden_sizes" if key == "hidden_sizes" else key
         assert getattr(config.npg, new) == (tuple(value) if isinstance(value, list) else value)
-    if raw["run"].get("policy") == "sac":
-        assert config.sac.lr == raw["mbpo"]["lr"]
-        assert config.sac.updates_per_step == raw["mbpo"]["updates_per_step"]
+    if raw["run"].get("policy") == "sac":  # older records kept SAC's settings in [mbpo]
+        sac = raw.get("sac", raw["mbpo"])
+        assert config.sac.lr == sac["lr"]
+        assert config.sac.updates_per_step == sac["updates_per_step"]
     else:
         for key, value in raw["mbpo"].items():
             assert getattr(config.mbpo, key) == (tuple(value) if isinstance(value, list) else value)
