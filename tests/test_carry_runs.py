@@ -98,3 +98,24 @@ def test_every_carried_file_over_the_limit_is_split(tmp_path, carry, monkeypatch
     for name in ["config.toml", "metrics.csv", "policy_best.pt", "data/iter_0000.npz",
                  "data/iter_0001.npz"]:
         assert (folder / name).read_bytes() == (tmp_path / "original" / name).read_bytes(), name
+
+
+def test_drop_deletes_only_the_carried_copy_even_when_given_the_run_folder(tmp_path, carry):
+    run_folder = tmp_path / "out" / "group" / "pal-s0"
+    (run_folder / "data").mkdir(parents=True)
+    (run_folder / "metrics.csv").write_text("samples\n1\n")
+    carried = tmp_path / "carry" / "group" / "pal-s0"
+    carried.mkdir(parents=True)
+    (carried / "metrics.csv").write_text("samples\n1\n")
+
+    assert carry.drop(run_folder) == carried  # the run's path names its carried copy
+    assert not carried.exists()
+    assert (run_folder / "metrics.csv").exists()  # the finished run is kept
+
+    with pytest.raises(UserInputError, match="nothing dropped"):
+        carry.drop(carried)
+    with pytest.raises(UserInputError, match="is not a carried run"):
+        carry.drop(tmp_path / "elsewhere")
+    with pytest.raises(UserInputError, match="is not a carried run"):
+        carry.drop(tmp_path / "carry")
+    assert run_folder.exists()

@@ -222,8 +222,24 @@ def act(args: argparse.Namespace) -> None:
             restore(folder)
     else:
         for folder in args.folders:
-            shutil.rmtree(folder)
-            print(f"dropped {folder}")
+            print(f"dropped {drop(folder)}")
+
+
+def drop(folder: Path) -> Path:
+    """Delete a carried run once it has finished; only ever under runs/carry/.
+
+    A run folder under runs/out/ names its carried copy, so the finished run itself is never
+    deleted by a mistyped path."""
+    folder = folder.resolve()
+    if folder.is_relative_to(OUT):
+        folder = CARRY / folder.relative_to(OUT)
+    if not folder.is_relative_to(CARRY) or folder == CARRY:
+        raise UserInputError(f"{folder} is not a carried run; give a folder under {CARRY} "
+                             f"(or its run folder under {OUT})")
+    if not folder.is_dir():
+        raise UserInputError(f"{folder} is not carried (no such folder); nothing dropped")
+    shutil.rmtree(folder)
+    return folder
 
 
 if __name__ == "__main__":
