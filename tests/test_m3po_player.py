@@ -4,6 +4,7 @@ scoring rollouts with a hidden reward."""
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import replace
 
 import pytest
@@ -18,6 +19,7 @@ from stackelberg.core.errors import UserInputError
 from stackelberg.core.game import Game
 from stackelberg.core.schedules import PAL
 from stackelberg.m3po import M3POConfig, M3POPolicyPlayer, MetaModel, MetaModelConfig
+from stackelberg.models.config import ProbabilisticModelConfig
 from stackelberg.models.probabilistic import ProbabilisticEnsemble
 from stackelberg.npg.config import NPGConfig, PolicyConfig
 from stackelberg.npg.player import NPGPolicyPlayer
@@ -62,16 +64,53 @@ def test_m3po_h_real_share_is_the_clipped_linear_schedule():
                               ("m3po.real_ratio_schedule", "[5, 5]")])
 
 
-def tiny_game(task, seed: int) -> Game:
+def tiny_game(task, seed: int, model_player: str = "meta") -> Game:
     config = M3POConfig(hidden_sizes=(16, 16), batch_size=16, rollouts_per_env_step=2,
                         updates_per_step=1, min_pool_size=0, epoch_length=25,
                         real_ratio_schedule=(1, 3), save_model_buffer=True)
     policy = M3POPolicyPlayer(task, config, seed=seed)
-    model = MetaModel(task.history, MetaModelConfig(ensemble_size=2, num_elites=2, hidden_sizes=(8,),
-                                                    weight_decays=(0.0, 0.0), gru_units=2), seed=seed)
+    if model_player == "meta":
+        model = MetaModel(task.history, MetaModelConfig(ensemble_size=2, num_elites=2, hidden_sizes=(8,),
+                                                        weight_decays=(0.0, 0.0), gru_units=2), seed=seed)
+    else:  # M2PO: a Markov model on o_t and a_t that shifts the window itself
+        model = ProbabilisticEnsemble(task.obs_dim, task.act_dim, ProbabilisticModelConfig(
+            ensemble_size=2, num_elites=2, hidden_sizes=(8,), weight_decays=(0.0, 0.0)),
+            seed=seed, history=task.history)
     schedule = PAL(initial_samples=25, samples_per_iteration=25, buffer_capacity=None, model_epochs=3,
                    model_min_steps=0)
     return Game(task, policy, model, schedule, seed=seed, eval_episodes=1)
+
+
+def resumed_step_equals_straight(task, seed: int, model_player: str = "meta", straight_steps: int = 3):
+    """The last of `straight_steps` iterations, run straight and after a checkpoint (through
+    torch.save and a weights-only load) in a fresh game: the two iteration records."""
+    straight = tiny_game(task, seed, model_player)
+    expected = [straight.step() for _ in range(straight_steps)]
+    first = tiny_game(task, seed, model_player)
+    for _ in range(straight_steps - 1):
+        first.step()
+    buffer = io.BytesIO()
+    torch.save(first.state_dict(), buffer)
+    buffer.seek(0)
+    resumed = tiny_game(task, seed, model_player)
+    resumed.load_state_dict(torch.load(buffer, weights_only=True))
+    return resumed.step(), expected
+
+
+RESUME_KEYS = ("eval_return", "train_return", "model_train_loss", "model_loss_fresh", "policy_kl")
+
+
+@pytest.mark.parametrize("model_player", ["meta", "probabilistic"])
+@pytest.mark.parametrize("world", ["halfcheetah-fwd-bwd", "halfcheetah-pier", "ant-fwd-bwd",
+                                   "ant-crippled-leg", "walker2d-randomparams", "humanoid-direc"])
+def test_m3po_and_m2po_train_and_resume_exactly_on_every_switching_world(world, model_player):
+    """M3PO (meta-model) and M2PO (Markov model) on each of the six worlds, 25-step episodes:
+    two iterations, then the second again after a checkpoint, equal to the straight run."""
+    task = replace(tasks.make(f"{world}+h10"), horizon=25)
+    got, expected = resumed_step_equals_straight(task, seed=1, model_player=model_player, straight_steps=2)
+    assert all(math.isfinite(r.eval_return) and math.isfinite(r.model_train_loss) for r in expected)
+    assert [getattr(got, k) for k in RESUME_KEYS] == [getattr(expected[1], k) for k in RESUME_KEYS]
+    assert got.policy_extras == expected[1].policy_extras
 
 
 def test_resume_continues_exactly_across_switches():
@@ -80,19 +119,8 @@ def test_resume_continues_exactly_across_switches():
     episode and M3PO-h's real share moving."""
     task = short_task()
     assert task.make_env(0).env.switch_steps == 10 < task.horizon
-    straight = tiny_game(task, seed=4)
-    expected = [straight.step() for _ in range(3)]
-    first = tiny_game(task, seed=4)
-    for _ in range(2):
-        first.step()
-    buffer = io.BytesIO()
-    torch.save(first.state_dict(), buffer)
-    buffer.seek(0)
-    resumed = tiny_game(task, seed=4)
-    resumed.load_state_dict(torch.load(buffer, weights_only=True))
-    got = resumed.step()
-    keys = ("eval_return", "train_return", "model_train_loss", "model_loss_fresh", "policy_kl")
-    assert [getattr(got, k) for k in keys] == [getattr(expected[2], k) for k in keys]
+    got, expected = resumed_step_equals_straight(task, seed=4)
+    assert [getattr(got, k) for k in RESUME_KEYS] == [getattr(expected[2], k) for k in RESUME_KEYS]
     assert got.policy_extras == expected[2].policy_extras
     assert [r.policy_extras["real_ratio"] for r in expected] == [0.0, 0.0, 0.5]
 
