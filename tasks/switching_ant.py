@@ -19,8 +19,9 @@ from typing import Callable, Optional
 import gymnasium as gym
 import mujoco
 import numpy as np
+import torch
 
-from stackelberg.tasks.ant import ant, ant_reward, make_ant_env
+from stackelberg.tasks.ant import X_VEL, ant, ant_reward, make_ant_env
 from stackelberg.tasks.base import Task
 from stackelberg.tasks.switching import DirectionWorld, SwitchingWorld, hidden_reward
 
@@ -49,6 +50,13 @@ class CrippledLegWorld(SwitchingWorld):
         self.mj_model.actuator_gear[:, 0] = gear
 
 
+def mean_forward_velocity(episode_obs: torch.Tensor) -> torch.Tensor:
+    """The torso's x-velocity (m/s) averaged over the observations after each step: M3PO's
+    appendix says M2PO learns to stand still on the crippled-leg Ant at returns like M3PO's,
+    which the return alone cannot show."""
+    return episode_obs[..., 1:, X_VEL].mean(dim=-1)
+
+
 def _ant_task(name: str, make_env: Callable[[Optional[int]], gym.Env], description: str,
               learned_reward: bool) -> Task:
     """The `ant` task in another world."""
@@ -74,6 +82,7 @@ def ant_crippled_leg(switch_seconds: Optional[float] = 15.0) -> Task:
         env.reset(seed=seed)
         return env
 
-    return _ant_task("ant-crippled-leg", make_env, learned_reward=False, description=(
+    task = _ant_task("ant-crippled-leg", make_env, learned_reward=False, description=(
         "the ant task (28 dims, the ant's reward) with one hidden leg's two motors disabled, "
-        "the leg redrawn every 15 s (300 steps)."))
+        "the leg redrawn every 15 s (300 steps); eval_score is the mean forward velocity (m/s)."))
+    return replace(task, score_fn=mean_forward_velocity, score_name="forward_velocity")

@@ -209,6 +209,21 @@ def test_crippled_leg_makes_its_actions_move_nothing():
         assert np.abs(drive(crippled=(leg + 1) % 4, leg=leg) - idle).max() > 1e-2
 
 
+def test_crippled_leg_score_is_the_worlds_mean_forward_velocity():
+    """eval_score on ant-crippled-leg (and its history task) is the mean of the world's own
+    x_velocity over the episode's steps, the reset observation left out."""
+    task = ant_crippled_leg()
+    env = task.make_env(0)
+    obs, _ = env.reset(seed=3)
+    actions = np.random.default_rng(0).uniform(-1, 1, (40, 8))
+    next_obs, _, infos, _ = run(env, actions)
+    episode = torch.as_tensor(np.concatenate([obs[None], next_obs]))
+    velocities = np.array([info["x_velocity"] for info in infos])
+    assert abs(velocities.mean()) > 1e-3
+    torch.testing.assert_close(task.score_fn(episode), torch.tensor(velocities.mean(), dtype=episode.dtype))
+    assert tasks.make("ant-crippled-leg+h10").score_name == task.score_name == "forward_velocity"
+
+
 def test_walker_params_set_torso_mass_and_floor_contact_friction():
     env = walker2d_randomparams().make_env(0)
     env.reset(seed=0)
