@@ -308,7 +308,8 @@ class ProbabilisticEnsemble(EnsembleModel):
         obs, next_obs = obs.to(self.device), next_obs.to(self.device)
         x = self._expand(self._normalize(obs, act.to(self.device)))
         y = self._expand(torch.cat([reward.to(self.device).unsqueeze(-1),
-                                    state_change(obs, next_obs, self._wrapped)], -1))
+                                    state_change(self._observed(obs), self._observed(next_obs),
+                                                 self._wrapped)], -1))
         loss = self.training_loss(x, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
