@@ -3,6 +3,7 @@ model and V, which data trains Q and V, the losses on hand-computed values, the 
 `--policy memb` through run, resume, report and render."""
 import csv
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,8 +11,10 @@ import torch
 
 from stackelberg import tasks
 from stackelberg.cli import run
+from stackelberg.config import resolve_config
 from stackelberg.core.buffers import ReplayBuffer, Trajectory
 from stackelberg.core.errors import UserInputError
+from stackelberg.core.game import Game
 from stackelberg.core.knobs import check_settings
 from stackelberg.core.protocols import FitReport
 from stackelberg.runner.players import build_players
@@ -573,11 +576,6 @@ def test_memb_trains_on_every_task(task_name):
     """`--policy memb` through the config and registry on each task, 20-step episodes: a model
     step and an actor-critic update per real step, finite losses, and a learned reward where the
     world hides it."""
-    from dataclasses import replace
-
-    from stackelberg.config import resolve_config
-    from stackelberg.core.game import Game
-
     config = resolve_config(None, [("run.task", task_name), ("run.policy", "memb"),
                                    ("memb.hidden_sizes", "8,8"), ("probabilistic_model.hidden_sizes", "8,8"),
                                    ("memb.ac_start_samples", "0"), ("memb.updates_per_step", "1"),
